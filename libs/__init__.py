@@ -1,0 +1,1 @@
+"""Shared building blocks of every Omnigate service: nothing service-specific lives here."""

@@ -1,0 +1,65 @@
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from libs.batching import MicroBatcher
+
+
+async def test_items_submitted_together_are_flushed_as_one_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        batches.append(list(items))
+        return [i * 2 for i in items]
+
+    batcher = MicroBatcher(flush, max_size=100, max_delay_s=0.01)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(10)))
+    assert results == [i * 2 for i in range(10)]
+    assert batches == [list(range(10))]
+    await batcher.close()
+
+
+async def test_a_full_batch_is_flushed_without_waiting_for_the_delay() -> None:
+    batches: list[int] = []
+
+    async def flush(items: Sequence[int]) -> list[None]:
+        batches.append(len(items))
+        return [None] * len(items)
+
+    batcher = MicroBatcher(flush, max_size=4, max_delay_s=60)
+    await asyncio.wait_for(asyncio.gather(*(batcher.submit(i) for i in range(8))), 5)
+    assert batches == [4, 4]
+
+
+async def test_a_failed_flush_fails_every_item_of_its_batch_only() -> None:
+    calls = 0
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database went away")
+        return list(items)
+
+    batcher = MicroBatcher(flush, max_size=2, max_delay_s=0.001)
+    first = await asyncio.gather(batcher.submit(1), batcher.submit(2), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in first)
+    assert await batcher.submit(3) == 3
+
+
+async def test_close_flushes_pending_items() -> None:
+    seen: list[int] = []
+
+    async def flush(items: Sequence[int]) -> list[None]:
+        seen.extend(items)
+        return [None] * len(items)
+
+    batcher = MicroBatcher(flush, max_size=100, max_delay_s=60)
+    pending = asyncio.ensure_future(batcher.submit(7))
+    await asyncio.sleep(0)
+    await batcher.close()
+    await pending
+    assert seen == [7]
+    with pytest.raises(RuntimeError):
+        await batcher.submit(8)

@@ -1,0 +1,44 @@
+from dataclasses import dataclass
+
+import pytest
+
+from libs.config import ConfigError, load
+
+
+@dataclass(frozen=True)
+class Example:
+    dsn: str
+    size: int = 4
+    ratio: float = 0.5
+    enabled: bool = False
+    delays: tuple[float, ...] = (1.0,)
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise ValueError("size must be >= 1")
+
+
+def test_values_are_parsed_by_field_type() -> None:
+    cfg = load(
+        Example,
+        "X_",
+        {"X_DSN": "d", "X_SIZE": "8", "X_RATIO": "0.25", "X_ENABLED": "yes", "X_DELAYS": "1,2.5"},
+    )
+    assert cfg == Example("d", 8, 0.25, True, (1.0, 2.5))
+
+
+def test_a_missing_required_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match="X_DSN is required"):
+        load(Example, "X_", {})
+
+
+def test_a_malformed_value_is_named_not_silently_defaulted() -> None:
+    with pytest.raises(ConfigError, match="X_SIZE"):
+        load(Example, "X_", {"X_DSN": "d", "X_SIZE": "many"})
+    with pytest.raises(ConfigError, match="X_ENABLED"):
+        load(Example, "X_", {"X_DSN": "d", "X_ENABLED": "perhaps"})
+
+
+def test_validation_in_post_init_is_reported_as_config_error() -> None:
+    with pytest.raises(ConfigError, match="size must be >= 1"):
+        load(Example, "X_", {"X_DSN": "d", "X_SIZE": "0"})

@@ -1,0 +1,1 @@
+"""Shared test harness: real PostgreSQL/RabbitMQ/Redis, isolated per test run."""

@@ -1,0 +1,49 @@
+"""Isolation on the machine's real PostgreSQL, RabbitMQ and Redis.
+
+Each test run gets its own database (``omnigate_t_<hex>``), its own bus name
+prefix and its own Redis key prefix, so runs never see each other nor a
+``make run`` platform that uses the default names.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def unique_name(kind: str) -> str:
+    return f"omnigate_t_{kind}_{secrets.token_hex(4)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def temporary_database() -> AsyncIterator[str]:
+    """Create a fresh database; yields its DSN; drops it afterwards."""
+    name = unique_name("db")
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

@@ -1,0 +1,1 @@
+"""gRPC bootstrap shared by every service: server, client channel, error mapping, tracing."""

@@ -1,0 +1,92 @@
+"""Domain errors <-> gRPC status with rich details (google.rpc.Status).
+
+The server side turns an ``OmnigateError`` into a status code plus an
+``ErrorInfo`` (reason = the error class), ``BadRequest`` field violations and
+``RetryInfo`` where they apply; the client side rebuilds the same domain
+error, so the HTTP edge maps one error tree, not gRPC codes.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from libs import errors
+
+DOMAIN = "omnigate"
+
+CODES: dict[type[errors.OmnigateError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.Internal: grpc.StatusCode.INTERNAL,
+}
+_BY_NAME = {cls.__name__: cls for cls in CODES}
+_BY_CODE = {code: cls for cls, code in CODES.items()}
+
+
+def to_status(exc: errors.OmnigateError) -> grpc.Status:
+    cls = next(c for c in type(exc).__mro__ if c in CODES)
+    code = CODES[cls]
+    details: list[any_pb2.Any] = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=cls.__name__, domain=DOMAIN))
+    details.append(info)
+    if isinstance(exc, errors.InvalidArgument) and exc.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in exc.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(bad)
+        details.append(packed)
+    if isinstance(exc, errors.ResourceExhausted) and exc.retry_after_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(exc.retry_after_s * 1e9))
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(packed)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.detail, details=details)
+    return rpc_status.to_status(status)
+
+
+def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.OmnigateError:
+    """The domain error a failed call carries (Unavailable/DeadlineExceeded for transport faults)."""
+    code = exc.code()
+    detail = exc.details() or code.name.lower()
+    cls: type[errors.OmnigateError] = _BY_CODE.get(code, errors.Internal)
+    violations: list[errors.FieldViolation] = []
+    retry_after: float | None = None
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    if status is not None:
+        for d in status.details:
+            if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                d.Unpack(info)
+                if info.domain == DOMAIN and info.reason in _BY_NAME:
+                    cls = _BY_NAME[info.reason]
+            elif d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                d.Unpack(bad)
+                violations += [
+                    errors.FieldViolation(v.field, v.description) for v in bad.field_violations
+                ]
+            elif d.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info_r = error_details_pb2.RetryInfo()
+                d.Unpack(info_r)
+                retry_after = info_r.retry_delay.ToNanoseconds() / 1e9
+    if cls is errors.InvalidArgument:
+        return errors.InvalidArgument(detail, tuple(violations))
+    if cls is errors.ResourceExhausted:
+        return errors.ResourceExhausted(detail, retry_after)
+    return cls(detail)

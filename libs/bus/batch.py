@@ -1,0 +1,125 @@
+"""Micro-batching consumer: the handler gets what arrived within a few milliseconds.
+
+A handler that commits one transaction per message serialises on the WAL
+flush (~4,000 commits/s on one connection here); given a batch it commits
+all of it at once. Messages are collected until ``max_batch`` of them are
+in hand or ``max_wait_s`` passed since the first, then handed over while
+the next batch is collected, so a quiet queue adds at most ``max_wait_s``
+of latency and a busy one fills whole batches.
+
+Settlement is per message, after the handler: acked on success; if the
+handler raises, every message of the batch is retried or dead-lettered as
+that error says; a handler may instead return ``{delivery: error}`` for
+the ones that failed, and the rest are acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry import trace
+
+from libs.bus.connection import Bus
+from libs.bus.consumer import BaseConsumer, to_delivery
+from libs.bus.message import Delivery
+from libs.bus.topology import QueueSpec
+
+log = logging.getLogger("omnigate.bus")
+
+BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Mapping[Delivery, Exception] | None]]
+
+
+class BatchConsumer(BaseConsumer):
+    """Calls ``handler`` with up to ``max_batch`` messages; batches overlap up to the prefetch.
+
+    The batch runs in one CONSUMER span linked to each message's publisher
+    span (its child when the batch holds one message); ``Delivery.trace_context``
+    lets the handler make per-message spans.
+    """
+
+    def __init__(
+        self,
+        bus: Bus,
+        spec: QueueSpec,
+        handler: BatchHandler,
+        *,
+        max_batch: int = 100,
+        max_wait_s: float = 0.005,
+        **kw: Any,
+    ) -> None:
+        super().__init__(bus, spec, **kw)
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        if max_wait_s < 0:
+            raise ValueError("max_wait_s must not be negative")
+        self._handler = handler
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._buffer: list[tuple[AbstractIncomingMessage, Delivery]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._taken()
+        self._buffer.append((message, to_delivery(message)))
+        if len(self._buffer) >= self._max_batch:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._max_wait_s, self._flush)
+
+    async def _before_drain(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        task = asyncio.create_task(self._run(batch), name=f"{self.queue} batch")
+        self._batches.add(task)
+        task.add_done_callback(self._batches.discard)
+
+    async def _run(self, batch: list[tuple[AbstractIncomingMessage, Delivery]]) -> None:
+        deliveries = [d for _, d in batch]
+        links = [
+            trace.Link(trace.get_current_span(d.trace_context).get_span_context())
+            for d in deliveries
+            if d.trace_context is not None
+        ]
+        parent = deliveries[0].trace_context if len(deliveries) == 1 else None
+        try:
+            with self._span(
+                parent,
+                deliveries[0].message_id if len(deliveries) == 1 else None,
+                deliveries[0].routing_key,
+                links,
+            ) as span:
+                span.set_attribute("messaging.batch.message_count", len(deliveries))
+                failed: Mapping[Delivery, Exception] = {}
+                error: Exception | None = None
+                try:
+                    failed = await self._handler(deliveries) or {}
+                except Exception as exc:  # noqa: BLE001 - any failure is settled below
+                    error = exc
+                    span.record_exception(exc)
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
+                if failed and error is None:
+                    span.set_status(
+                        trace.Status(trace.StatusCode.ERROR, f"{len(failed)} messages failed")
+                    )
+                # Settled together, so the retries of a failed batch are
+                # published with their confirms in flight at once.
+                await asyncio.gather(
+                    *(
+                        self._settle(m, d, error if error is not None else failed.get(d))
+                        for m, d in batch
+                    )
+                )
+        finally:
+            self._released(len(batch))

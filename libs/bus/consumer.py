@@ -1,0 +1,321 @@
+"""Consuming a queue with manual acks, retries with backoff and dead-lettering.
+
+Every delivery is settled in exactly one place, ``_settle``, after its
+handler returned or raised (the habit of aio-pika's ``message.process()``):
+
+- handler returned            -> ack (the handler has committed its work);
+- raised a retryable error    -> re-published, with a confirm, to the next
+  delay queue ``<queue>.retry.<n>``, then acked; after the last delay the
+  message is dead-lettered instead;
+- raised anything else        -> rejected without requeue -> ``<queue>.dlq``;
+- cancelled (shutdown)        -> not settled: the broker redelivers it when
+  the channel closes, and the quorum queue's delivery limit dead-letters a
+  message that keeps killing its consumer.
+
+Retrying through delay queues (rather than requeueing) keeps a failing
+message from spinning hot and from blocking the ones behind it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
+
+import aio_pika
+import aiormq
+import asyncpg
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, ConsumerTag
+from opentelemetry import trace
+
+from libs.bus import tracing
+from libs.bus.connection import Bus
+from libs.bus.message import (
+    ATTEMPT_HEADER,
+    CONTENT_TYPE,
+    ERROR_HEADER,
+    EXCHANGE_HEADER,
+    ROUTING_KEY_HEADER,
+    TENANT_HEADER,
+    Delivery,
+)
+from libs.bus.topology import QueueSpec, declare_queue, queue_name, retry_queue_name
+
+log = logging.getLogger("omnigate.bus")
+
+Handler = Callable[[Delivery], Awaitable[None]]
+
+# Failures of the infrastructure rather than of the message: trying again later may help.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionError and aiormq's connection errors
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    aiormq.AMQPConnectionError,
+    aiormq.ChannelInvalidStateError,
+)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a handler's failure may succeed on a later attempt.
+
+    Domain errors say so themselves (``OmnigateError.retryable``); database,
+    broker and network failures and timeouts are transient.
+    """
+    flag = getattr(exc, "retryable", None)
+    if isinstance(flag, bool):
+        return flag
+    return isinstance(exc, _TRANSIENT)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def _attempt(value: Any) -> int:
+    # A malformed header must not leave the message unsettled: count it as a first try.
+    try:
+        return max(0, int(_text(value) or 0))
+    except ValueError:
+        return 0
+
+
+def to_delivery(message: AbstractIncomingMessage) -> Delivery:
+    headers = dict(message.headers or {})
+    timestamp = message.timestamp
+    if timestamp is not None and timestamp.tzinfo is None:
+        timestamp = timestamp.replace(tzinfo=UTC)
+    return Delivery(
+        body=message.body,
+        type=message.type or "",
+        message_id=message.message_id or "",
+        tenant_id=_text(headers.get(TENANT_HEADER)),
+        headers=headers,
+        redelivered=bool(message.redelivered),
+        routing_key=_text(headers.get(ROUTING_KEY_HEADER)) or message.routing_key or "",
+        exchange=_text(headers.get(EXCHANGE_HEADER)) or message.exchange or "",
+        attempt=_attempt(headers.get(ATTEMPT_HEADER)),
+        timestamp=timestamp,
+        trace_context=tracing.stored_context(headers),
+    )
+
+
+class BaseConsumer(ABC):
+    """Queue declaration, consume/stop lifecycle and settlement shared by the consumers."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        spec: QueueSpec,
+        *,
+        prefetch: int | None = None,
+        tracer: trace.Tracer | None = None,
+        stop_timeout_s: float = 30.0,
+    ) -> None:
+        self._bus = bus
+        self._config = bus.config
+        self._spec = spec
+        self._prefetch = prefetch or bus.config.prefetch
+        self._tracer = tracer if tracer is not None else bus.tracer
+        self._stop_timeout_s = stop_timeout_s
+        self.queue = queue_name(bus.config.prefix, spec)
+        self._delays = spec.delays(bus.config)
+        self._channel: AbstractChannel | None = None
+        self._queue: AbstractQueue | None = None
+        self._tag: ConsumerTag | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        """Declare the queue and its retry/dead-letter queues and start consuming."""
+        self._channel = await self._bus.channel()
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        self._queue = await declare_queue(self._channel, self._config, self._spec)
+        self._tag = await self._queue.consume(self._on_message)
+        log.info("consuming %s (prefetch %d)", self.queue, self._prefetch)
+
+    async def stop(self) -> None:
+        """Stop taking messages, let those in hand finish and settle, then close the channel.
+
+        What is still unsettled after ``stop_timeout_s`` is left to the broker,
+        which redelivers it once the channel closes.
+        """
+        if self._queue is not None and self._tag is not None:
+            try:
+                await self._queue.cancel(self._tag)
+            except Exception:
+                log.warning("cancelling the consumer of %s failed", self.queue, exc_info=True)
+            self._tag = None
+        await self._before_drain()
+        try:
+            await asyncio.wait_for(self._idle.wait(), self._stop_timeout_s)
+        except TimeoutError:
+            log.warning(
+                "%s: %d messages still in hand after %.0f s; the broker will redeliver them",
+                self.queue,
+                self._in_flight,
+                self._stop_timeout_s,
+            )
+        if self._channel is not None and not self._channel.is_closed:
+            await self._channel.close()
+        self._channel = None
+        log.info("stopped consuming %s", self.queue)
+
+    async def __aenter__(self) -> BaseConsumer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @abstractmethod
+    async def _on_message(self, message: AbstractIncomingMessage) -> None: ...
+
+    async def _before_drain(self) -> None:  # noqa: B027 - optional hook
+        """Hook: hand over anything buffered before ``stop`` waits for idleness."""
+
+    def _taken(self, n: int = 1) -> None:
+        self._in_flight += n
+        self._idle.clear()
+
+    def _released(self, n: int = 1) -> None:
+        self._in_flight -= n
+        if self._in_flight == 0:
+            self._idle.set()
+
+    def _span(
+        self,
+        name_context: Any,
+        message_id: str | None,
+        routing_key: str,
+        links: list[trace.Link] | None = None,
+    ) -> Any:
+        return tracing.resolve_tracer(self._tracer).start_as_current_span(
+            f"{self.queue} process",
+            context=name_context,
+            kind=trace.SpanKind.CONSUMER,
+            attributes=tracing.process_attributes(self.queue, routing_key, message_id),
+            links=links,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    async def _settle(
+        self, message: AbstractIncomingMessage, delivery: Delivery, error: Exception | None
+    ) -> None:
+        """The one place a delivery is acked, retried or dead-lettered."""
+        mid = delivery.message_id
+        extra = {"message_id": mid, "queue": self.queue}
+        try:
+            if error is None:
+                await message.ack()
+                return
+            if is_retryable(error) and delivery.attempt < len(self._delays):
+                step = delivery.attempt + 1
+                await self._bus.publisher.publish_raw(
+                    "",
+                    retry_queue_name(self.queue, step),
+                    self._retry_message(message, delivery, error),
+                    mandatory=True,
+                )
+                await message.ack()
+                log.warning(
+                    "%s: message %s failed (%s: %s); retry %d in %.3g s",
+                    self.queue,
+                    mid,
+                    type(error).__name__,
+                    error,
+                    step,
+                    self._delays[step - 1],
+                    extra=extra,
+                )
+                return
+            reason = "retries exhausted" if is_retryable(error) else "not retryable"
+            log.error(
+                "%s: message %s dead-lettered (%s): %s: %s",
+                self.queue,
+                mid,
+                reason,
+                type(error).__name__,
+                error,
+                extra=extra,
+            )
+            await message.reject(requeue=False)
+        except Exception:
+            # The channel is gone or the retry could not be stored: give it
+            # back to the broker (if the channel still works) for redelivery.
+            log.exception("%s: could not settle message %s", self.queue, mid, extra=extra)
+            if not message.processed:
+                try:
+                    await message.nack(requeue=True)
+                except Exception:  # noqa: BLE001 - closing the channel requeues it anyway
+                    log.debug("nack of %s failed too; the broker will redeliver", mid)
+
+    @staticmethod
+    def _retry_message(
+        message: AbstractIncomingMessage, delivery: Delivery, error: Exception
+    ) -> aio_pika.Message:
+        # Broker-owned headers (x-death, x-delivery-count, ...) describe the
+        # old message's life; the copy starts fresh apart from our own.
+        headers: dict[str, Any] = {
+            k: v
+            for k, v in delivery.headers.items()
+            if not k.startswith("x-") or k.startswith("x-omnigate-")
+        }
+        headers[ATTEMPT_HEADER] = delivery.attempt + 1
+        headers[ROUTING_KEY_HEADER] = delivery.routing_key
+        headers[EXCHANGE_HEADER] = delivery.exchange
+        headers[ERROR_HEADER] = f"{type(error).__name__}: {error}"[:500]
+        return aio_pika.Message(
+            message.body,
+            content_type=message.content_type or CONTENT_TYPE,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            type=message.type,
+            message_id=message.message_id,
+            timestamp=message.timestamp,
+            correlation_id=message.correlation_id,
+            reply_to=message.reply_to,
+            headers=headers,
+        )
+
+
+class Consumer(BaseConsumer):
+    """Calls ``handler`` once per message, up to ``prefetch`` handlers concurrently.
+
+    The handler commits its work (idempotently: see ``libs.bus.idempotency``)
+    and returns; the message is acked after that. It runs inside a CONSUMER
+    span that is a child of the publisher's span.
+    """
+
+    def __init__(self, bus: Bus, spec: QueueSpec, handler: Handler, **kw: Any) -> None:
+        super().__init__(bus, spec, **kw)
+        self._handler = handler
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        # aio-pika runs each delivery in its own task, so handlers overlap up to the prefetch.
+        self._taken()
+        try:
+            delivery = to_delivery(message)
+            with self._span(
+                delivery.trace_context, delivery.message_id, delivery.routing_key
+            ) as span:
+                error: Exception | None = None
+                try:
+                    await self._handler(delivery)
+                except Exception as exc:  # noqa: BLE001 - any failure is settled below
+                    error = exc
+                    span.record_exception(exc)
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
+                await self._settle(message, delivery, error)
+        finally:
+            self._released()

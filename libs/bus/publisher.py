@@ -1,0 +1,146 @@
+"""Publishing with publisher confirms, many in flight at once.
+
+Awaiting each confirm before the next publish caps a channel at about one
+broker round trip per message (~1,500 msg/s here); ``publish_many`` puts the
+whole batch on the wire and awaits every confirm together (~13,000 msg/s).
+It raises if any message was nacked, returned as unroutable, or not
+confirmed in time, after every other confirm has settled, so the caller
+knows the whole batch's fate (and retries it whole: consumers dedupe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractExchange
+from opentelemetry import trace
+
+from libs.bus import tracing
+from libs.bus.config import BusConfig
+from libs.bus.message import CONTENT_TYPE, TENANT_HEADER, OutgoingMessage
+from libs.bus.topology import exchange_name
+from libs.errors import Unavailable
+
+log = logging.getLogger("omnigate.bus")
+
+
+class PublishFailed(Unavailable):
+    """Some messages were not confirmed by the broker; ``failures`` maps message id to cause.
+
+    Retryable: the broker may have stored some of them (a lost confirm is not
+    a refusal), so a retry can duplicate, which consumers tolerate.
+    """
+
+    def __init__(self, detail: str, failures: Mapping[str, BaseException]) -> None:
+        super().__init__(detail)
+        self.failures = dict(failures)
+
+
+class Publisher:
+    """Publishes on one confirm-mode channel whose returns raise (for mandatory publishes)."""
+
+    def __init__(
+        self,
+        channel: AbstractChannel,
+        config: BusConfig,
+        exchanges: Mapping[str, AbstractExchange],
+        *,
+        tracer: trace.Tracer | None = None,
+        max_in_flight: int = 2000,
+    ) -> None:
+        self._channel = channel
+        self._config = config
+        self._tracer = tracer
+        self._exchanges = {exchange_name(config.prefix, k): v for k, v in exchanges.items()}
+        # Bounds the memory of one huge publish_many, not its throughput:
+        # past a few hundred in flight the broker is the limit anyway.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Publish one message and wait for its confirm."""
+        await self.publish_many([message])
+
+    async def publish_many(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish all ``messages`` with their confirms in flight together; raise if any failed."""
+        if not messages:
+            return
+        results = await asyncio.gather(
+            *(self._publish_one(m) for m in messages), return_exceptions=True
+        )
+        failures: dict[str, BaseException] = {}
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancellation and the like are not publish failures
+                failures[message.message_id] = result
+        if failures:
+            first_id, first = next(iter(failures.items()))
+            raise PublishFailed(
+                f"{len(failures)} of {len(messages)} messages not confirmed"
+                f" (first {first_id}: {type(first).__name__}: {first})",
+                failures,
+            )
+
+    async def publish_raw(
+        self, exchange: str, routing_key: str, message: aio_pika.Message, *, mandatory: bool
+    ) -> None:
+        """Publish a prepared message to a full exchange name ("" = default); raise if unconfirmed.
+
+        For the consumer's retry and dead-letter paths, which re-publish a
+        received message unchanged apart from a few headers.
+        """
+        target = self._channel.default_exchange if exchange == "" else self._exchanges[exchange]
+        await self._send(target, routing_key, message, mandatory)
+
+    async def _publish_one(self, message: OutgoingMessage) -> None:
+        exchange = exchange_name(self._config.prefix, message.exchange)
+        tracer = tracing.resolve_tracer(self._tracer)
+        with tracer.start_as_current_span(
+            f"{message.routing_key} publish",
+            context=tracing.stored_context(message.headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes=tracing.publish_attributes(
+                exchange, message.routing_key, message.message_id
+            ),
+        ):
+            # The stored context was the parent; the published one is this span.
+            headers: dict[str, Any] = tracing.without_trace_headers(message.headers)
+            headers[TENANT_HEADER] = message.tenant_id
+            tracing.capture(headers)
+            amqp = aio_pika.Message(
+                message.body,
+                content_type=CONTENT_TYPE,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=message.type,
+                message_id=message.message_id,
+                timestamp=message.timestamp or datetime.now(UTC),
+                headers=headers,
+            )
+            await self._send(
+                self._exchanges[exchange], message.routing_key, amqp, message.mandatory
+            )
+
+    async def _send(
+        self,
+        exchange: AbstractExchange,
+        routing_key: str,
+        message: aio_pika.Message,
+        mandatory: bool,
+    ) -> None:
+        async with self._in_flight:
+            # The channel is opened with on_return_raises, so an unroutable
+            # mandatory message raises PublishError and a nack DeliveryError.
+            result = await exchange.publish(
+                message,
+                routing_key,
+                mandatory=mandatory,
+                timeout=self._config.publish_timeout_s,
+            )
+        if not isinstance(result, aiormq.spec.Basic.Ack):  # pragma: no cover - defensive
+            raise RuntimeError(f"publish of {message.message_id} not acked: {result!r}")

@@ -1,0 +1,162 @@
+"""Retries with backoff, dead-lettering, batch settlement and draining on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from libs.bus import (
+    EVENTS,
+    BatchConsumer,
+    Bus,
+    Consumer,
+    Delivery,
+    OutgoingMessage,
+    QueueSpec,
+    dlq_name,
+    is_retryable,
+)
+from libs.errors import InvalidArgument, NotFound, Unavailable
+from tests.helpers.bus import Collector, get_messages, ready_count
+
+pytestmark = pytest.mark.integration
+
+
+def event(key: str = "test.thing.created") -> OutgoingMessage:
+    return OutgoingMessage(EVENTS, key, b"\x08\x01", "omnigate.test.v1.Thing", "ten_1")
+
+
+def test_retryable_classification() -> None:
+    assert is_retryable(Unavailable("db down"))
+    assert is_retryable(ConnectionResetError())
+    assert is_retryable(TimeoutError())
+    assert not is_retryable(InvalidArgument("bad"))
+    assert not is_retryable(NotFound("gone"))
+    assert not is_retryable(ValueError("bug"))
+
+
+async def test_retryable_error_is_retried_after_the_delay(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.retry", events=("test.thing.*",))
+    declared.append(spec)
+    got = Collector(fail=lambda d: Unavailable("later") if d.attempt == 0 else None)
+    async with Consumer(bus, spec, got):
+        sent = event("test.thing.updated")
+        started = time.monotonic()
+        await bus.publisher.publish(sent)
+        first, second = await got.wait_for(2)
+        elapsed = time.monotonic() - started
+    assert first.message_id == second.message_id == sent.message_id
+    assert (first.attempt, second.attempt) == (0, 1)
+    # The retry keeps the original route and says why it came back.
+    assert second.routing_key == "test.thing.updated"
+    assert second.exchange == f"{bus.config.prefix}.events"
+    assert second.headers["x-omnigate-last-error"] == "Unavailable: later"
+    assert second.headers["traceparent"] == first.headers["traceparent"]
+    assert elapsed >= 0.15  # the first delay is 0.2 s
+    assert await ready_count(bus.config, dlq_name(f"{bus.config.prefix}.test.retry")) == 0
+
+
+async def test_non_retryable_error_goes_straight_to_the_dlq(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.poison", events=("test.thing.*",))
+    declared.append(spec)
+    got = Collector(fail=lambda d: InvalidArgument("malformed"))
+    async with Consumer(bus, spec, got):
+        sent = event()
+        await bus.publisher.publish(sent)
+        (dead,) = await get_messages(bus.config, dlq_name(f"{bus.config.prefix}.test.poison"), 1)
+    assert dead.message_id == sent.message_id
+    assert dead.body == sent.body
+    assert [d.attempt for d in got.deliveries] == [0]
+
+
+async def test_failing_past_the_last_retry_lands_in_the_dlq(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.flaky", events=("test.thing.*",), retry_delays_s=(0.1, 0.1))
+    declared.append(spec)
+    got = Collector(fail=lambda d: Unavailable("still down"))
+    async with Consumer(bus, spec, got):
+        sent = event()
+        await bus.publisher.publish(sent)
+        (dead,) = await get_messages(bus.config, dlq_name(f"{bus.config.prefix}.test.flaky"), 1)
+    assert dead.message_id == sent.message_id
+    assert [d.attempt for d in got.deliveries] == [0, 1, 2]
+
+
+async def test_batch_settles_each_message(bus: Bus, declared: list[QueueSpec]) -> None:
+    spec = QueueSpec("test.batch.partial", events=("test.thing.*",))
+    declared.append(spec)
+    sent = [event() for _ in range(10)]
+    bad = sent[3].message_id
+    got = Collector()
+
+    async def handler(batch: list[Delivery]) -> dict[Delivery, Exception]:
+        for d in batch:
+            await got(d)
+        return {d: InvalidArgument("no") for d in batch if d.message_id == bad}
+
+    async with BatchConsumer(bus, spec, handler, max_batch=10, max_wait_s=0.05):
+        await bus.publisher.publish_many(sent)
+        await got.wait_for(10)
+        (dead,) = await get_messages(
+            bus.config, dlq_name(f"{bus.config.prefix}.test.batch.partial"), 1
+        )
+    assert dead.message_id == bad
+    assert len(got.deliveries) == 10  # the others were acked, not redelivered
+    assert await ready_count(bus.config, f"{bus.config.prefix}.test.batch.partial") == 0
+
+
+async def test_batch_handler_error_retries_the_whole_batch(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.batch.retry", events=("test.thing.*",))
+    declared.append(spec)
+    got = Collector()
+
+    async def handler(batch: list[Delivery]) -> None:
+        for d in batch:
+            await got(d)
+        if any(d.attempt == 0 for d in batch):
+            raise Unavailable("database restarting")
+
+    async with BatchConsumer(bus, spec, handler, max_batch=5, max_wait_s=0.05):
+        sent = [event() for _ in range(5)]
+        await bus.publisher.publish_many(sent)
+        await got.wait_for(10)
+    firsts = [d for d in got.deliveries if d.attempt == 0]
+    retries = [d for d in got.deliveries if d.attempt == 1]
+    assert {d.message_id for d in firsts} == {d.message_id for d in retries}
+    assert {d.message_id for d in retries} == {m.message_id for m in sent}
+
+
+async def test_stop_waits_for_handlers_in_flight(bus: Bus, declared: list[QueueSpec]) -> None:
+    spec = QueueSpec("test.drain", events=("test.thing.*",))
+    declared.append(spec)
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(d: Delivery) -> None:
+        entered.set()
+        await release.wait()
+        finished.append(d.message_id)
+
+    consumer = Consumer(bus, spec, slow)
+    await consumer.start()
+    sent = event()
+    await bus.publisher.publish(sent)
+    await asyncio.wait_for(entered.wait(), 20)
+    stopping = asyncio.create_task(consumer.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, 20)
+    assert finished == [sent.message_id]
+    # Acked before the channel closed: nothing comes back.
+    assert await ready_count(bus.config, f"{bus.config.prefix}.test.drain") == 0

@@ -1,0 +1,140 @@
+"""The transactional outbox, its relay, and idempotent consumers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+import pytest
+
+from libs.bus import (
+    EVENTS,
+    Bus,
+    Consumer,
+    Delivery,
+    OutboxRelay,
+    OutgoingMessage,
+    Publisher,
+    QueueSpec,
+    add_to_outbox,
+    first_time,
+    first_time_many,
+)
+from tests.helpers.bus import Collector
+
+pytestmark = pytest.mark.integration
+
+
+def event(n: int = 0) -> OutgoingMessage:
+    return OutgoingMessage(
+        EVENTS, "test.order.placed", n.to_bytes(4, "big"), "omnigate.test.v1.Order", "ten_1"
+    )
+
+
+class Recording:
+    """A publisher that records what it was asked to publish, then delegates."""
+
+    def __init__(self, inner: Publisher, fail_after_publish: int = 0) -> None:
+        self.inner = inner
+        self.published: list[str] = []
+        self.fail_after_publish = fail_after_publish
+
+    async def publish_many(self, messages: Sequence[OutgoingMessage]) -> None:
+        await self.inner.publish_many(messages)
+        self.published.extend(m.message_id for m in messages)
+        if self.fail_after_publish:
+            # The broker has the messages, but the relay dies before its commit.
+            self.fail_after_publish -= 1
+            raise ConnectionResetError("relay lost its database connection")
+
+
+async def outbox_rows(pool: asyncpg.Pool) -> int:
+    count: int = await pool.fetchval("SELECT count(*) FROM outbox")
+    return count
+
+
+async def test_rolled_back_rows_are_never_published(bus: Bus, pool: asyncpg.Pool) -> None:
+    publisher = Recording(bus.publisher)
+    relay = OutboxRelay(pool, publisher)
+    with pytest.raises(RuntimeError, match="business rule"):
+        async with pool.acquire() as conn, conn.transaction():
+            await add_to_outbox(conn, [event(1), event(2)])
+            raise RuntimeError("business rule says no")
+    assert await relay.relay_once() == 0
+    assert publisher.published == []
+    assert await outbox_rows(pool) == 0
+
+
+async def test_add_to_outbox_needs_a_transaction(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await add_to_outbox(conn, [event()])
+
+
+async def test_committed_rows_are_published_once_and_deleted(
+    bus: Bus, pool: asyncpg.Pool, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.orders", events=("test.order.*",))
+    declared.append(spec)
+    got = Collector()
+    publisher = Recording(bus.publisher)
+    sent = [event(i) for i in range(1200)]  # more than one relay batch
+    # A long poll interval: only the NOTIFY can wake the relay in time.
+    relay = OutboxRelay(pool, publisher, batch_size=500, poll_interval_s=120)
+    async with Consumer(bus, spec, got), relay:
+        async with pool.acquire() as conn, conn.transaction():
+            await add_to_outbox(conn, sent[:200])
+            await add_to_outbox(conn, sent[200:])
+        received = await got.wait_for(len(sent), within_s=40)
+    assert sorted(publisher.published) == sorted(m.message_id for m in sent)
+    assert len(publisher.published) == len(sent)
+    assert {d.message_id for d in received} == {m.message_id for m in sent}
+    assert await outbox_rows(pool) == 0
+    first = next(d for d in received if d.message_id == sent[0].message_id)
+    assert first.body == sent[0].body
+    assert first.routing_key == "test.order.placed"
+
+
+async def test_relay_crash_before_commit_republishes_and_consumer_dedupes(
+    bus: Bus, pool: asyncpg.Pool, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.orders.dedupe", events=("test.order.*",))
+    declared.append(spec)
+    await pool.execute("CREATE TABLE effects (message_id text)")
+    got = Collector()
+
+    async def handler(d: Delivery) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            if await first_time(conn, "test.orders", d.message_id):
+                await conn.execute("INSERT INTO effects VALUES ($1)", d.message_id)
+        await got(d)
+
+    publisher = Recording(bus.publisher, fail_after_publish=1)
+    sent = event(7)
+    async with Consumer(bus, spec, handler), OutboxRelay(pool, publisher) as relay:
+        async with pool.acquire() as conn, conn.transaction():
+            await add_to_outbox(conn, [sent])
+        relay.wake()
+        deliveries = await got.wait_for(2)
+    assert [d.message_id for d in deliveries] == [sent.message_id] * 2
+    assert publisher.published == [sent.message_id] * 2
+    assert await pool.fetchval("SELECT count(*) FROM effects") == 1
+    assert await outbox_rows(pool) == 0
+
+
+async def test_first_time(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            assert await first_time(conn, "c1", "evt_1")
+            assert not await first_time(conn, "c1", "evt_1")
+            assert await first_time(conn, "c2", "evt_1")
+        # A claim rolled back with its effect was never made.
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                assert await first_time(conn, "c1", "evt_2")
+                raise RuntimeError("effect failed")
+        async with conn.transaction():
+            assert await first_time(conn, "c1", "evt_2")
+            fresh = await first_time_many(conn, "c1", ["evt_1", "evt_3", "evt_4", "evt_3"])
+        assert fresh == {"evt_3", "evt_4"}
+        assert await first_time_many(conn, "c1", []) == set()

@@ -24,7 +24,7 @@ CANCELED = S.MESSAGE_STATUS_CANCELED
 PARTIALLY_DELIVERED = S.MESSAGE_STATUS_PARTIALLY_DELIVERED
 RECEIVED = S.MESSAGE_STATUS_RECEIVED
 
-_RANK = {
+_RANK: dict[int, int] = {
     ACCEPTED: 0,
     SCHEDULED: 0,
     QUEUED: 1,
@@ -40,7 +40,7 @@ _RANK = {
 FINAL = frozenset(s for s, r in _RANK.items() if r == 4)
 
 # Wire names, as tenants see them (Twilio's), and as the last part of routing keys.
-NAMES = {
+NAMES: dict[int, str] = {
     ACCEPTED: "accepted",
     SCHEDULED: "scheduled",
     QUEUED: "queued",
@@ -78,7 +78,7 @@ def aggregate_segments(outcomes: list[int]) -> int:
 
 
 # SMPP receipt "stat" -> the segment's final status. ENROUTE/ACCEPTD are not final.
-RECEIPT_STAT = {
+RECEIPT_STAT: dict[str, int] = {
     "DELIVRD": DELIVERED,
     "UNDELIV": UNDELIVERED,
     "EXPIRED": UNDELIVERED,

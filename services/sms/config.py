@@ -1,0 +1,79 @@
+"""Settings of the sms service processes, one frozen object per concern."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libs import config
+from libs.bus.config import BusConfig
+from libs.db import DatabaseConfig
+from libs.grpc.config import GrpcServerConfig
+from libs.smpp.config import SmppBindConfig
+from libs.telemetry import TelemetryConfig
+
+SCHEMA = "sms"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How many submit commands one worker takes at once, and how long it gathers them."""
+
+    batch_size: int = 200
+    batch_delay_s: float = 0.005
+    # How long SIGTERM waits for in-flight submissions to be recorded.
+    drain_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if self.batch_delay_s < 0 or self.drain_s < 0:
+            raise ValueError("batch_delay_s and drain_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """The gRPC server process (``omnigate-sms``): API calls and the outbox relay."""
+
+    db: DatabaseConfig
+    bus: BusConfig
+    grpc: GrpcServerConfig
+    telemetry: TelemetryConfig
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        return cls(
+            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
+            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            grpc=config.load(GrpcServerConfig, "OMNIGATE_SMS_GRPC_"),
+            telemetry=TelemetryConfig.from_env(),
+            log_level=config.load(_Log, "OMNIGATE_").log_level,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """The worker process (``omnigate-sms-worker``): one SMPP bind and its queue consumer."""
+
+    db: DatabaseConfig
+    bus: BusConfig
+    smpp: SmppBindConfig
+    worker: WorkerConfig
+    telemetry: TelemetryConfig
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> WorkerSettings:
+        return cls(
+            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
+            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            smpp=config.load(SmppBindConfig, "OMNIGATE_SMPP_"),
+            worker=config.load(WorkerConfig, "OMNIGATE_SMS_WORKER_"),
+            telemetry=TelemetryConfig.from_env(),
+            log_level=config.load(_Log, "OMNIGATE_").log_level,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Log:
+    log_level: str = "info"

@@ -1,0 +1,368 @@
+"""SQL of the sms service: every write takes a batch, every query is tenant-scoped.
+
+Writes take lists because callers micro-batch (``libs.batching``): one
+statement per table per batch, using ``unnest`` of arrays, whatever the batch
+size. Transitions lock their rows in id order so concurrent batches never
+deadlock, and apply only forward moves (``status.can_transition``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.sms import status as st
+
+MESSAGE_COLUMNS = (
+    "id, tenant_id, direction, sender, recipient, encoding, segments, status, sequence,"
+    " status_callback, error_code, error_message, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    id: str
+    tenant_id: str
+    direction: int
+    sender: str
+    recipient: str
+    body: str
+    encoding: int
+    segments: int
+    status: int
+    status_callback: str
+    created_at: datetime
+
+    def as_row(self) -> dict[str, Any]:
+        """The message as ``get_message`` would read it back right after the insert."""
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "direction": self.direction,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "body": self.body,
+            "encoding": self.encoding,
+            "segments": self.segments,
+            "status": self.status,
+            "sequence": 1,
+            "status_callback": self.status_callback,
+            "error_code": "",
+            "error_message": "",
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+        }
+
+    def first_transition(self) -> dict[str, Any]:
+        return {
+            "sequence": 1,
+            "status": self.status,
+            "occurred_at": self.created_at,
+            "error_code": "",
+            "error_message": "",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A requested move of one message to ``status`` (applied only if forward)."""
+
+    message_id: str
+    status: int
+    occurred_at: datetime
+    error_code: str = ""
+    error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedSegment:
+    message_id: str
+    seq: int
+    carrier_id: str
+    submitted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentReport:
+    """A delivery receipt for one carrier id (already canonical), with candidates."""
+
+    carrier_ids: tuple[str, ...]
+    status: int
+    stat: str
+    error_code: str
+    received_at: datetime
+
+
+async def insert_messages(conn: asyncpg.Connection, messages: Sequence[NewMessage]) -> None:
+    """Insert new messages and their first transition (sequence 1)."""
+    cols = list(
+        zip(
+            *[
+                (
+                    m.id,
+                    m.tenant_id,
+                    m.direction,
+                    m.sender,
+                    m.recipient,
+                    m.body,
+                    m.encoding,
+                    m.segments,
+                    m.status,
+                    m.status_callback,
+                    m.created_at,
+                )
+                for m in messages
+            ],
+            strict=True,
+        )
+    )
+    await conn.execute(
+        "INSERT INTO messages (id, tenant_id, direction, sender, recipient, body, encoding,"
+        " segments, status, sequence, status_callback, created_at, updated_at)"
+        " SELECT i, t, d, s, r, b, e, g, st, 1, cb, c, c FROM unnest("
+        "$1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[], $7::int2[],"
+        " $8::int2[], $9::int2[], $10::text[], $11::timestamptz[])"
+        " AS u(i, t, d, s, r, b, e, g, st, cb, c)",
+        *cols,
+    )
+    await conn.execute(
+        "INSERT INTO message_transitions (message_id, sequence, status, occurred_at)"
+        " SELECT i, 1, s, c FROM unnest($1::text[], $2::int2[], $3::timestamptz[]) AS u(i, s, c)",
+        cols[0],
+        cols[8],
+        cols[10],
+    )
+
+
+async def get_message(
+    conn: asyncpg.Connection, tenant_id: str, message_id: str
+) -> tuple[asyncpg.Record, list[asyncpg.Record]] | None:
+    row = await conn.fetchrow(
+        f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        message_id,
+    )
+    if row is None:
+        return None
+    history = await conn.fetch(
+        "SELECT sequence, status, occurred_at, error_code, error_message"
+        " FROM message_transitions WHERE message_id = $1 ORDER BY sequence",
+        message_id,
+    )
+    return row, history
+
+
+async def list_messages(
+    conn: asyncpg.Connection, tenant_id: str, limit: int, before_id: str | None
+) -> list[asyncpg.Record]:
+    """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
+    rows: list[asyncpg.Record]
+    if before_id is None:
+        rows = await conn.fetch(
+            f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE tenant_id = $1"
+            " ORDER BY id DESC LIMIT $2",
+            tenant_id,
+            limit,
+        )
+        return rows
+    rows = await conn.fetch(
+        f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE tenant_id = $1 AND id < $2"
+        " ORDER BY id DESC LIMIT $3",
+        tenant_id,
+        before_id,
+        limit,
+    )
+    return rows
+
+
+async def claim_for_submit(conn: asyncpg.Connection, message_ids: Sequence[str]) -> dict[str, bool]:
+    """Take queued messages for submission; maps each taken id to whether it was taken before.
+
+    A message no longer queued (already sent, or final) is left out: its
+    command is a duplicate. One taken before was being submitted by a worker
+    that died or gave up; the caller resubmits only its unacknowledged segments.
+    """
+    rows = await conn.fetch(
+        "UPDATE messages m SET submit_claimed_at = now()"
+        " FROM (SELECT id, submit_claimed_at AS prev FROM messages"
+        "       WHERE id = ANY($1::text[]) AND status = $2 ORDER BY id FOR UPDATE) p"
+        " WHERE m.id = p.id RETURNING m.id, p.prev IS NOT NULL AS taken_before",
+        list(message_ids),
+        st.QUEUED,
+    )
+    return {r["id"]: r["taken_before"] for r in rows}
+
+
+async def submitted_segments(
+    conn: asyncpg.Connection, message_ids: Sequence[str]
+) -> dict[str, set[int]]:
+    rows = await conn.fetch(
+        "SELECT message_id, seq FROM message_segments WHERE message_id = ANY($1::text[])",
+        list(message_ids),
+    )
+    done: dict[str, set[int]] = {}
+    for r in rows:
+        done.setdefault(r["message_id"], set()).add(r["seq"])
+    return done
+
+
+async def record_segments(
+    conn: asyncpg.Connection, segments: Sequence[SubmittedSegment]
+) -> list[SegmentReport]:
+    """Store acknowledged segments; returns early receipts now matched (to be applied)."""
+    if not segments:
+        return []
+    await conn.execute(
+        "INSERT INTO message_segments (message_id, seq, carrier_id, submitted_at)"
+        " SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::timestamptz[])"
+        " ON CONFLICT DO NOTHING",
+        [s.message_id for s in segments],
+        [s.seq for s in segments],
+        [s.carrier_id for s in segments],
+        [s.submitted_at for s in segments],
+    )
+    early = await conn.fetch(
+        "DELETE FROM early_receipts WHERE carrier_id = ANY($1::text[])"
+        " RETURNING carrier_id, status, stat, error_code, received_at",
+        [s.carrier_id for s in segments],
+    )
+    return [
+        SegmentReport((r["carrier_id"],), r["status"], r["stat"], r["error_code"], r["received_at"])
+        for r in early
+    ]
+
+
+async def apply_segment_reports(
+    conn: asyncpg.Connection, reports: Sequence[SegmentReport]
+) -> tuple[list[Transition], int]:
+    """Record receipts on their segments; returns message transitions now due and
+    how many receipts were kept as early (their segment is not recorded yet)."""
+    if not reports:
+        return [], 0
+    # One row per candidate form of each carrier id, so one statement matches all.
+    flat = [(cid, i, r) for i, r in enumerate(reports) for cid in r.carrier_ids]
+    matched = await conn.fetch(
+        "UPDATE message_segments s SET status = u.status, stat = u.stat, error_code = u.err,"
+        " reported_at = u.at"
+        " FROM unnest($1::text[], $2::int4[], $3::int2[], $4::text[], $5::text[],"
+        " $6::timestamptz[]) AS u(cid, idx, status, stat, err, at)"
+        " WHERE s.carrier_id = u.cid AND s.status IS NULL"
+        " RETURNING s.message_id, u.idx",
+        [c for c, _, _ in flat],
+        [i for _, i, _ in flat],
+        [r.status for _, _, r in flat],
+        [r.stat for _, _, r in flat],
+        [r.error_code for _, _, r in flat],
+        [r.received_at for _, _, r in flat],
+    )
+    matched_idx = {r["idx"] for r in matched}
+    unmatched = [r for i, r in enumerate(reports) if i not in matched_idx]
+    if unmatched:
+        # Whether it is early or a duplicate of an applied one: an early row
+        # for an already-reported segment is never matched again (harmless).
+        already = await conn.fetch(
+            "SELECT carrier_id FROM message_segments WHERE carrier_id = ANY($1::text[])",
+            [c for r in unmatched for c in r.carrier_ids],
+        )
+        known = {r["carrier_id"] for r in already}
+        early = [r for r in unmatched if not known.intersection(r.carrier_ids)]
+        if early:
+            await conn.execute(
+                "INSERT INTO early_receipts (carrier_id, status, stat, error_code, received_at)"
+                " SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[],"
+                " $5::timestamptz[]) ON CONFLICT DO NOTHING",
+                [r.carrier_ids[0] for r in early],
+                [r.status for r in early],
+                [r.stat for r in early],
+                [r.error_code for r in early],
+                [r.received_at for r in early],
+            )
+    else:
+        early = []
+    touched = sorted({r["message_id"] for r in matched})
+    if not touched:
+        return [], len(early)
+    rows = await conn.fetch(
+        "SELECT m.id, m.segments, array_agg(s.status ORDER BY s.seq) AS outcomes,"
+        " max(s.error_code) FILTER (WHERE s.error_code <> '') AS error_code,"
+        " max(s.reported_at) AS at"
+        " FROM messages m JOIN message_segments s ON s.message_id = m.id"
+        " WHERE m.id = ANY($1::text[]) AND s.status IS NOT NULL GROUP BY m.id, m.segments",
+        touched,
+    )
+    transitions = []
+    for r in rows:
+        outcomes = list(r["outcomes"])
+        if len(outcomes) < r["segments"]:
+            continue  # other segments' receipts are still to come
+        final = st.aggregate_segments(outcomes)
+        code = "" if final == st.DELIVERED else (r["error_code"] or "")
+        transitions.append(Transition(r["id"], final, r["at"], code))
+    return transitions, len(early)
+
+
+async def apply_transitions(
+    conn: asyncpg.Connection, transitions: Sequence[Transition]
+) -> list[tuple[dict[str, Any], Transition]]:
+    """Apply the forward ones; returns (updated message row, transition) for each applied.
+
+    Several transitions of one message in one batch are applied in order.
+    """
+    if not transitions:
+        return []
+    ids = sorted({t.message_id for t in transitions})
+    rows = await conn.fetch(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        ids,
+    )
+    current: dict[str, dict[str, Any]] = {r["id"]: dict(r) for r in rows}
+    applied: list[tuple[dict[str, Any], Transition]] = []
+    for t in transitions:
+        row = current.get(t.message_id)
+        if row is None or not st.can_transition(row["status"], t.status):
+            continue
+        row["status"] = t.status
+        row["sequence"] += 1
+        row["error_code"] = t.error_code
+        row["error_message"] = t.error_message
+        row["updated_at"] = t.occurred_at
+        applied.append((dict(row), t))
+    if not applied:
+        return []
+    last = {str(r["id"]): r for r, _ in applied}
+    await conn.execute(
+        "UPDATE messages m SET status = u.status, sequence = u.sequence, error_code = u.code,"
+        " error_message = u.msg, updated_at = u.at"
+        " FROM unnest($1::text[], $2::int2[], $3::int4[], $4::text[], $5::text[],"
+        " $6::timestamptz[]) AS u(id, status, sequence, code, msg, at) WHERE m.id = u.id",
+        list(last),
+        [r["status"] for r in last.values()],
+        [r["sequence"] for r in last.values()],
+        [r["error_code"] for r in last.values()],
+        [r["error_message"] for r in last.values()],
+        [r["updated_at"] for r in last.values()],
+    )
+    await conn.execute(
+        "INSERT INTO message_transitions"
+        " (message_id, sequence, status, occurred_at, error_code, error_message)"
+        " SELECT * FROM unnest($1::text[], $2::int4[], $3::int2[], $4::timestamptz[],"
+        " $5::text[], $6::text[])",
+        [t.message_id for _, t in applied],
+        [r["sequence"] for r, _ in applied],
+        [t.status for _, t in applied],
+        [t.occurred_at for _, t in applied],
+        [t.error_code for _, t in applied],
+        [t.error_message for _, t in applied],
+    )
+    return applied
+
+
+async def tenant_of_number(conn: asyncpg.Connection, number: str) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT tenant_id FROM phone_numbers WHERE number = $1", number
+    )
+    return value

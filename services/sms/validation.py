@@ -1,0 +1,74 @@
+"""Checks of a SendMessage request: every problem found is reported at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from libs.api.sms.v1 import sms_pb2
+from libs.errors import FieldViolation, InvalidArgument
+from services.sms.encoding import SegmentCount, count_segments
+from services.sms.numbers import InvalidNumber, Sender, normalize_phone, normalize_sender
+
+MAX_BODY_CHARS = 1600
+MAX_URL_CHARS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class ValidSend:
+    recipient: str
+    sender: Sender
+    body: str
+    segments: SegmentCount
+    status_callback: str
+
+    @property
+    def sender_display(self) -> str:
+        """How the sender is stored and shown: E.164 with '+', or the alphanumeric ID."""
+        return self.sender.value if self.sender.is_alphanumeric else "+" + self.sender.value
+
+
+def validate_send(request: sms_pb2.SendMessageRequest) -> ValidSend:
+    """The request normalised, or ``InvalidArgument`` naming every bad field."""
+    problems: list[FieldViolation] = []
+    if not request.tenant_id:
+        problems.append(FieldViolation("tenant_id", "is required"))
+    recipient = ""
+    try:
+        recipient = normalize_phone(request.recipient)
+    except InvalidNumber as exc:
+        problems.append(FieldViolation("to", str(exc)))
+    sender: Sender | None = None
+    try:
+        sender = normalize_sender(request.sender)
+    except InvalidNumber as exc:
+        problems.append(FieldViolation("from", str(exc)))
+    body = request.body
+    if not body:
+        problems.append(FieldViolation("body", "must not be empty"))
+    elif len(body) > MAX_BODY_CHARS:
+        problems.append(
+            FieldViolation("body", f"is {len(body)} characters; at most {MAX_BODY_CHARS} allowed")
+        )
+    callback = request.status_callback
+    if callback:
+        problem = _url_problem(callback)
+        if problem:
+            problems.append(FieldViolation("status_callback", problem))
+    if problems:
+        detail = "; ".join(f"{p.field}: {p.description}" for p in problems)
+        raise InvalidArgument(detail, tuple(problems))
+    assert sender is not None
+    return ValidSend(recipient, sender, body, count_segments(body), callback)
+
+
+def _url_problem(url: str) -> str | None:
+    if len(url) > MAX_URL_CHARS:
+        return f"must be at most {MAX_URL_CHARS} characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an absolute http:// or https:// URL"
+    return None

@@ -1,0 +1,286 @@
+"""The sms worker: submits queued messages over SMPP and turns receipts into statuses.
+
+Submission (one batch of ``sms.submit`` commands at a time):
+1. claim the batch's messages in one statement (``claim_for_submit``): only
+   queued ones are taken, atomically, so a duplicated command is skipped;
+2. submit every segment over the SMPP bind, windowed (many in flight);
+3. record the acknowledged segments (carrier ids), the ``sent`` transitions
+   and their events in one transaction; then the commands are acked.
+
+At-least-once window: a worker killed between an SMSC's ``submit_sm_resp``
+and step 3's commit leaves its message claimed but not recorded; the
+redelivered command resubmits the segments not recorded, which the SMSC may
+then see twice. Nothing else is ever submitted twice.
+
+Receipts (``deliver_sm`` with a receipt) are micro-batched: one transaction
+records a batch of them and the transitions they complete, and the SMSC gets
+its ``deliver_sm_resp`` only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from libs.api.sms.v1 import events_pb2, sms_pb2
+from libs.batching import MicroBatcher
+from libs.bus import Delivery
+from libs.errors import Unavailable
+from libs.ids import new_id
+from libs.smpp.errors import SmppError
+from libs.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
+from libs.smpp.receipt import (
+    carrier_id_candidates,
+    is_receipt,
+    normalize_carrier_id,
+    receipt_from_deliver_sm,
+)
+from services.sms import events, repository
+from services.sms import status as st
+from services.sms.convert import ENCODING_NUMBERS
+from services.sms.encoding import (
+    InvalidShortMessage,
+    count_segments,
+    decode_short_message,
+    encode_segments,
+)
+from services.sms.numbers import (
+    InvalidNumber,
+    destination_address,
+    normalize_phone,
+    normalize_sender,
+)
+
+log = logging.getLogger("omnigate.sms.worker")
+_tracer = trace.get_tracer("omnigate.sms")
+
+REGISTERED_DELIVERY_FINAL = 0x01
+ESM_CLASS_UDHI = 0x40
+
+
+class Submitter(Protocol):
+    async def submit(self, pdu: SubmitSm) -> SubmitSmResp: ...
+
+
+@dataclass(slots=True)
+class _Outcome:
+    delivery: Delivery
+    command: events_pb2.SubmitMessage
+    segments: list[repository.SubmittedSegment]
+    rejected: SmppError | None = None
+    retry: BaseException | None = None
+
+
+class SmsWorker:
+    def __init__(self, pool: asyncpg.Pool, outbox: events.OutboxWriter, smpp: Submitter) -> None:
+        self._pool = pool
+        self._outbox = outbox
+        self._smpp = smpp
+        self._reference = 0
+        self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
+            self._flush_receipts, max_size=500, max_delay_s=0.003
+        )
+
+    async def close(self) -> None:
+        await self._receipts.close()
+
+    # -- submission -------------------------------------------------------
+
+    async def handle_submits(self, batch: Sequence[Delivery]) -> dict[Delivery, Exception]:
+        """Submit a batch of commands; returns the ones to retry later.
+
+        A command whose message is no longer queued (already sent or final:
+        a duplicate) is acked without doing anything.
+        """
+        commands = {d: events_pb2.SubmitMessage.FromString(d.body) for d in batch}
+        async with self._pool.acquire() as conn:
+            async with conn.transaction():
+                claimed = await repository.claim_for_submit(
+                    conn, [c.message_id for c in commands.values()]
+                )
+            retaken = [mid for mid, before in claimed.items() if before]
+            already = await repository.submitted_segments(conn, retaken) if retaken else {}
+        if retaken:
+            log.warning("resubmitting %d messages an earlier attempt took", len(retaken))
+        outcomes = await asyncio.gather(
+            *(
+                self._submit_message(d, c, already.get(c.message_id, set()))
+                for d, c in commands.items()
+                if c.message_id in claimed
+            )
+        )
+        await self._record_outcomes(outcomes)
+        return {
+            o.delivery: Unavailable(f"{o.command.message_id} not submitted: {o.retry}")
+            for o in outcomes
+            if o.retry is not None
+        }
+
+    async def _submit_message(
+        self, delivery: Delivery, command: events_pb2.SubmitMessage, done: set[int]
+    ) -> _Outcome:
+        outcome = _Outcome(delivery, command, [])
+        with _tracer.start_as_current_span(
+            "sms submit message",
+            context=delivery.trace_context,
+            attributes={"omnigate.message.id": command.message_id},
+        ):
+            try:
+                pdus = self._pdus(command)
+            except (InvalidNumber, ValueError) as exc:
+                # Validated at the API; reaching here means stored data is bad: fail, never retry.
+                outcome.rejected = SmppError(f"cannot encode message: {exc}")
+                return outcome
+            seqs = [i for i in range(1, len(pdus) + 1) if i not in done]
+            results = await asyncio.gather(
+                *(self._submit_segment(pdus[i - 1]) for i in seqs), return_exceptions=True
+            )
+        now = datetime.now(UTC)
+        for seq, result in zip(seqs, results, strict=True):
+            if isinstance(result, SubmitSmResp):
+                carrier_id = normalize_carrier_id(result.message_id)
+                outcome.segments.append(
+                    repository.SubmittedSegment(command.message_id, seq, carrier_id, now)
+                )
+            elif isinstance(result, SmppError) and not result.retryable:
+                outcome.rejected = outcome.rejected or result
+            elif isinstance(result, BaseException):
+                outcome.retry = outcome.retry or result
+        return outcome
+
+    async def _submit_segment(self, pdu: SubmitSm) -> SubmitSmResp:
+        with _tracer.start_as_current_span(
+            "smpp submit_sm",
+            kind=SpanKind.CLIENT,
+            attributes={"network.protocol.name": "smpp", "smpp.destination": pdu.destination_addr},
+        ):
+            return await self._smpp.submit(pdu)
+
+    def _pdus(self, command: events_pb2.SubmitMessage) -> list[SubmitSm]:
+        sender = normalize_sender(command.sender)
+        dest, dest_ton, dest_npi = destination_address(command.recipient)
+        self._reference = (self._reference + 1) & 0xFF
+        encoded = encode_segments(command.body, self._reference)
+        return [
+            SubmitSm(
+                source_addr_ton=sender.ton,
+                source_addr_npi=sender.npi,
+                source_addr=sender.value,
+                dest_addr_ton=dest_ton,
+                dest_addr_npi=dest_npi,
+                destination_addr=dest,
+                esm_class=ESM_CLASS_UDHI if encoded.esm_class_udhi else 0,
+                registered_delivery=REGISTERED_DELIVERY_FINAL,
+                data_coding=encoded.data_coding,
+                short_message=part,
+            )
+            for part in encoded.parts
+        ]
+
+    async def _record_outcomes(self, outcomes: Sequence[_Outcome]) -> None:
+        segments = [s for o in outcomes for s in o.segments]
+        now = datetime.now(UTC)
+        transitions: list[repository.Transition] = []
+        for o in outcomes:
+            if o.rejected is not None:
+                code = str(getattr(o.rejected, "command_status", "") or "")
+                transitions.append(
+                    repository.Transition(
+                        o.command.message_id, st.FAILED, now, code, str(o.rejected)
+                    )
+                )
+            elif o.retry is None and o.segments:
+                transitions.append(repository.Transition(o.command.message_id, st.SENT, now))
+            elif o.retry is None and not o.segments:
+                # Every segment was recorded by an earlier attempt: it was sent.
+                transitions.append(repository.Transition(o.command.message_id, st.SENT, now))
+        if not segments and not transitions:
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            early = await repository.record_segments(conn, segments)
+            applied = await repository.apply_transitions(conn, transitions)
+            receipt_transitions, _ = await repository.apply_segment_reports(conn, early)
+            applied += await repository.apply_transitions(conn, receipt_transitions)
+            await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+        self._outbox.wake()
+
+    # -- receipts and inbound messages ------------------------------------
+
+    async def on_deliver(self, pdu: DeliverSm) -> None:
+        """Called by the SMPP client; returning lets it answer deliver_sm_resp OK."""
+        if is_receipt(pdu):
+            receipt = receipt_from_deliver_sm(pdu)
+            if receipt is None or not receipt.message_id:
+                log.warning("receipt without a message id ignored: %r", pdu.short_message[:80])
+                return
+            outcome = st.RECEIPT_STAT.get(receipt.stat)
+            if outcome is None:
+                return  # intermediate (ENROUTE, ACCEPTD): nothing final to record
+            err = receipt.err if receipt.err and receipt.err.strip("0") else ""
+            await self._receipts.submit(
+                repository.SegmentReport(
+                    tuple(sorted(carrier_id_candidates(receipt.message_id))),
+                    outcome,
+                    receipt.stat,
+                    err,
+                    datetime.now(UTC),
+                )
+            )
+        else:
+            await self._receive(pdu)
+
+    async def _flush_receipts(self, reports: Sequence[repository.SegmentReport]) -> list[None]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            transitions, early = await repository.apply_segment_reports(conn, reports)
+            applied = await repository.apply_transitions(conn, transitions)
+            if applied:
+                await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+        if early:
+            log.info("kept %d receipts that arrived before their submit was recorded", early)
+        if applied:
+            self._outbox.wake()
+        return [None] * len(reports)
+
+    async def _receive(self, pdu: DeliverSm) -> None:
+        try:
+            part = decode_short_message(
+                pdu.data_coding, pdu.short_message, bool(pdu.esm_class & ESM_CLASS_UDHI)
+            )
+            recipient = normalize_phone("+" + pdu.destination_addr.lstrip("+"))
+            sender = (
+                "+" + pdu.source_addr.lstrip("+") if pdu.source_addr_ton == 1 else pdu.source_addr
+            )
+        except (InvalidShortMessage, InvalidNumber) as exc:
+            log.warning("inbound message dropped: %s", exc)
+            return
+        now = datetime.now(UTC)
+        seg = count_segments(part.text)
+        async with self._pool.acquire() as conn, conn.transaction():
+            tenant = await repository.tenant_of_number(conn, recipient)
+            message = repository.NewMessage(
+                id=new_id("msg"),
+                tenant_id=tenant or "",
+                direction=sms_pb2.DIRECTION_INBOUND,
+                sender=sender,
+                recipient=recipient,
+                body=part.text,
+                encoding=ENCODING_NUMBERS[seg.encoding],
+                segments=seg.segments,
+                status=st.RECEIVED,
+                status_callback="",
+                created_at=now,
+            )
+            if tenant:
+                await repository.insert_messages(conn, [message])
+            else:
+                log.warning("inbound message to unassigned number %s: event only", recipient)
+            await self._outbox.add(conn, [events.received_event(message.as_row())])
+        self._outbox.wake()

@@ -1,0 +1,55 @@
+"""The HTTP edge: ``create_app(settings)`` builds the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from libs.api.sms.v1 import sms_pb2_grpc
+from libs.db import MigrationSource, create_pool, migrate
+from libs.grpc.client import open_channel
+from services.edge import messages
+from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
+from services.edge.config import EdgeSettings
+from services.edge.http_tracing import tracing_middleware
+from services.edge.problems import problem_middleware
+
+MIGRATIONS = MigrationSource("edge", Path(__file__).parent / "migrations")
+POOL_KEY = web.AppKey("pool", asyncpg.Pool)
+
+
+async def prepare_database(pool: asyncpg.Pool, schema: str) -> None:
+    await migrate(pool, schema, [MIGRATIONS])
+
+
+def create_app(settings: EdgeSettings) -> web.Application:
+    app = web.Application(
+        middlewares=[tracing_middleware, problem_middleware, auth_middleware],
+        client_max_size=settings.http.max_body_bytes,
+    )
+
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        pool = await create_pool(settings.db)
+        await prepare_database(pool, settings.db.schema)
+        app[POOL_KEY] = pool
+        app[VERIFIER_KEY] = KeyVerifier(pool, settings.http.auth_cache_ttl_s)
+        yield
+        await pool.close()
+
+    async def sms_channel(app: web.Application) -> AsyncIterator[None]:
+        channel = open_channel(settings.sms)
+        app[messages.SMS_KEY] = sms_pb2_grpc.SmsServiceStub(channel)
+        yield
+        await channel.close()
+
+    app.cleanup_ctx.extend([database, sms_channel])
+    messages.add_routes(app)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,105 @@
+"""Settings of the edge processes (HTTP API and webhook sender)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from libs import config
+from libs.bus.config import BusConfig
+from libs.db import DatabaseConfig
+from libs.grpc.config import GrpcClientConfig
+from libs.telemetry import TelemetryConfig
+
+SCHEMA = "edge"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """The public listener. Load with ``OMNIGATE_EDGE_``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Largest request body accepted; a 1,600-character SMS is far below it.
+    max_body_bytes: int = 64 * 1024
+    # How long a verified API key is trusted without looking it up again.
+    auth_cache_ttl_s: float = 5.0
+    shutdown_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be at least 1024")
+        if self.auth_cache_ttl_s < 0 or self.shutdown_grace_s < 0:
+            raise ValueError("auth_cache_ttl_s and shutdown_grace_s must not be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """The webhook sender. Load with ``OMNIGATE_WEBHOOKS_``."""
+
+    timeout_s: float = 15.0
+    concurrency: int = 256
+    # The backoff ladder after the first attempt, as ARCHITECTURE.md 4 gives it.
+    retry_delays_s: tuple[float, ...] = (
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+        50400.0,
+        72000.0,
+        86400.0,
+    )
+    # Spread retries so that a receiver coming back is not hit by all of them at once.
+    jitter: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0 or self.concurrency < 1:
+            raise ValueError("timeout_s must be positive and concurrency >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    http: HttpConfig
+    db: DatabaseConfig
+    sms: GrpcClientConfig
+    telemetry: TelemetryConfig
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> EdgeSettings:
+        return cls(
+            http=config.load(HttpConfig, "OMNIGATE_EDGE_"),
+            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
+            sms=config.load(GrpcClientConfig, "OMNIGATE_SMS_CLIENT_"),
+            telemetry=TelemetryConfig.from_env(),
+            log_level=config.load(_Log, "OMNIGATE_").log_level,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    webhooks: WebhookConfig
+    db: DatabaseConfig
+    bus: BusConfig
+    telemetry: TelemetryConfig
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls) -> WebhookSettings:
+        return cls(
+            webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
+            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
+            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            telemetry=TelemetryConfig.from_env(),
+            log_level=config.load(_Log, "OMNIGATE_").log_level,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Log:
+    log_level: str = "info"

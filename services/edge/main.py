@@ -1,0 +1,42 @@
+"""``omnigate-edge``: serve the public HTTP API until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from libs import lifecycle
+from libs.logs import setup_logging
+from libs.telemetry import setup_telemetry
+from services.edge.app import create_app
+from services.edge.config import EdgeSettings
+
+log = logging.getLogger("omnigate.edge")
+
+
+async def serve(settings: EdgeSettings, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(
+        create_app(settings), access_log=None, shutdown_timeout=settings.http.shutdown_grace_s
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024)
+    await site.start()
+    log.info("edge listening on http://%s:%d", settings.http.host, settings.http.port)
+    await stop.wait()
+    log.info("draining")
+    await runner.cleanup()
+
+
+def main() -> None:
+    settings = EdgeSettings.from_env()
+    setup_logging("edge", settings.log_level)
+    provider = setup_telemetry("edge", settings.telemetry)
+    lifecycle.run(lambda stop: serve(settings, stop))
+    if provider is not None:
+        provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""/v1/messages: send an SMS, read one with its status history, list them."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
+from libs.errors import InvalidArgument
+from services.edge.auth import TENANT_KEY
+from services.edge.json_body import read_object
+from services.edge.representation import message_json
+
+SMS_KEY = web.AppKey("sms_stub", sms_pb2_grpc.SmsServiceStub)
+
+_SEND_REQUIRED = frozenset({"to", "from", "body"})
+_SEND_OPTIONAL = frozenset({"status_callback"})
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+async def send_message(request: web.Request) -> web.Response:
+    data = await read_object(request, _SEND_REQUIRED, _SEND_OPTIONAL)
+    tenant = request[TENANT_KEY]
+    msg = await request.app[SMS_KEY].SendMessage(
+        sms_pb2.SendMessageRequest(
+            tenant_id=tenant.id,
+            recipient=data["to"],
+            sender=data["from"],
+            body=data["body"],
+            status_callback=data.get("status_callback", ""),
+        )
+    )
+    response = _json(message_json(msg, with_history=True), status=201)
+    response.headers["Location"] = f"/v1/messages/{msg.id}"
+    return response
+
+
+async def get_message(request: web.Request) -> web.Response:
+    msg = await request.app[SMS_KEY].GetMessage(
+        sms_pb2.GetMessageRequest(tenant_id=request[TENANT_KEY].id, id=request.match_info["id"])
+    )
+    return _json(message_json(msg, with_history=True))
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    unknown = set(request.query) - {"page_size", "page_token"}
+    if unknown:
+        raise InvalidArgument.for_field(sorted(unknown)[0], "is not a known query parameter")
+    raw_size = request.query.get("page_size", "50")
+    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 1000:
+        raise InvalidArgument.for_field("page_size", "must be a whole number from 1 to 1000")
+    page = await request.app[SMS_KEY].ListMessages(
+        sms_pb2.ListMessagesRequest(
+            tenant_id=request[TENANT_KEY].id,
+            page_size=int(raw_size),
+            page_token=request.query.get("page_token", ""),
+        )
+    )
+    next_token = page.next_page_token or None
+    return _json(
+        {
+            "object": "list",
+            "data": [message_json(m) for m in page.messages],
+            "next_page_token": next_token,
+            "next_page_url": (
+                f"/v1/messages?page_size={raw_size}&page_token={next_token}" if next_token else None
+            ),
+        }
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/messages", send_message)
+    app.router.add_get("/v1/messages", list_messages)
+    app.router.add_get("/v1/messages/{id}", get_message)

@@ -79,7 +79,7 @@ class MicroBatcher(Generic[T, R]):
                 results = await self._flush(items)
                 if len(results) != len(items):
                     raise RuntimeError(f"flush returned {len(results)} results for {len(items)}")
-            except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+            except BaseException as exc:
                 for f in futures:
                     if not f.done():
                         f.set_exception(exc)

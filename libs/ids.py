@@ -19,7 +19,9 @@ _RANDOM_BITS = 80
 _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 _BODY_LEN = 26
 
-PREFIXES = frozenset({"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "att"})
+PREFIXES = frozenset(
+    {"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "att"}
+)
 
 _lock = threading.Lock()
 _last_ms = 0

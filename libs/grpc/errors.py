@@ -43,7 +43,9 @@ def to_status(exc: errors.OmnigateError) -> grpc.Status:
     if isinstance(exc, errors.InvalidArgument) and exc.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in exc.violations
             ]
         )
@@ -56,18 +58,20 @@ def to_status(exc: errors.OmnigateError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         details.append(packed)
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.detail, details=details)
+    status = status_pb2.Status(
+        code=getattr(code_pb2, code.name), message=exc.detail, details=details
+    )
     return rpc_status.to_status(status)
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.OmnigateError:
-    """The domain error a failed call carries (Unavailable/DeadlineExceeded for transport faults)."""
+    """The domain error a failed call carries (transport faults: Unavailable, DeadlineExceeded)."""
     code = exc.code()
     detail = exc.details() or code.name.lower()
     cls: type[errors.OmnigateError] = _BY_CODE.get(code, errors.Internal)
     violations: list[errors.FieldViolation] = []
     retry_after: float | None = None
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    status = rpc_status.from_call(exc)
     if status is not None:
         for d in status.details:
             if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):

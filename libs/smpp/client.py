@@ -333,7 +333,7 @@ class SmppClient:
                 started = loop.time()
                 try:
                     reason = await self._serve(conn)
-                except Exception as exc:  # a bug here must not end the reconnect loop
+                except Exception as exc:  # noqa: BLE001 - a bug here must not end the reconnect loop
                     logger.exception("SMPP session failed")
                     reason = repr(exc)
                 finally:
@@ -393,7 +393,7 @@ class SmppClient:
         status = st.ESME_ROK
         try:
             await self._on_deliver(pdu)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any handler failure means "not stored"
             logger.exception("on_deliver failed; answering ESME_RX_T_APPN so the SMSC retries")
             status = st.ESME_RX_T_APPN
         # If the connection dropped meanwhile the response is lost and the SMSC

@@ -104,11 +104,13 @@ def _sm(dest: str, text: bytes = b"hello", registered: int = 1, **kw: Any) -> p.
 
 
 async def _stats(smsc: DevSmsc) -> dict[str, int]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{smsc.control_port}/stats") as resp:
-            assert resp.status == 200
-            data: dict[str, int] = await resp.json()
-            return data
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{smsc.control_port}/stats") as resp,
+    ):
+        assert resp.status == 200
+        data: dict[str, int] = await resp.json()
+        return data
 
 
 # --- binds ------------------------------------------------------------------------------------
@@ -344,9 +346,11 @@ async def test_duplicate_submits_are_counted_and_reset_zeroes_counters(smsc: Dev
     stats = await _stats(smsc)
     assert (stats["submits"], stats["unique_submits"], stats["duplicate_submits"]) == (3, 2, 1)
     assert stats["binds"] == 1
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"http://127.0.0.1:{smsc.control_port}/reset") as resp:
-            assert resp.status == 200
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"http://127.0.0.1:{smsc.control_port}/reset") as resp,
+    ):
+        assert resp.status == 200
     stats = await _stats(smsc)
     assert stats["submits"] == stats["duplicate_submits"] == 0
 

@@ -1,0 +1,46 @@
+# Omnigate developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install run test proto proto-check lint bench tenant clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Omnigate with its dev tools
+
+run: $(STAMP) ## Start the whole platform (edge :8080, sms, worker, webhooks, dev SMSC)
+	$(PY) -m deploy.local.platform
+
+test: $(STAMP) ## Run every test (unit, integration, end-to-end) against local PostgreSQL/RabbitMQ/Redis
+	$(PY) -m pytest
+
+proto: $(STAMP) ## Regenerate the gRPC/protobuf stubs into libs/api
+	$(PY) proto/generate.py
+
+proto-check: $(STAMP) ## Fail if the committed stubs differ from a fresh generation
+	$(PY) proto/generate.py --check
+
+lint: $(STAMP) proto-check ## ruff and mypy (strict on source)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy libs services deploy loadtests
+
+bench: $(STAMP) ## Drive N messages through a fresh platform and print one line of figures
+	$(PY) -m loadtests.bench $(BENCH_ARGS)
+
+tenant: $(STAMP) ## Create a tenant on the running platform: make tenant NAME=acme
+	$(VENV)/bin/omnigate-admin create-tenant "$(or $(NAME),acme)"
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

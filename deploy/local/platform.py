@@ -1,0 +1,354 @@
+"""Run the whole platform on this machine: one OS process per service, as deployed.
+
+``make run`` uses it with the default names (database ``omnigate``, bus
+prefix ``omnigate``); tests and ``make bench`` use it with unique names and
+free ports, so they never meet a running ``make run``. Each process gets its
+settings through environment variables only, exactly as on Kubernetes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+import asyncpg
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class PlatformConfig:
+    database: str = "omnigate"
+    pg_admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    bus_prefix: str = "omnigate"
+    edge_port: int = 8080
+    sms_grpc_port: int = 50051
+    smsc_port: int = 2775
+    smsc_control_port: int = 8775
+    receipt_delay_s: float = 1.0
+    sms_workers: int = 1
+    edges: int = 1
+    webhook_retry_delays_s: str = ""
+    traces_file: str = ""
+    log_dir: str = ""
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def isolated(cls, name: str, **overrides: object) -> PlatformConfig:
+        """Unique database and bus prefix, free ports: for tests and benchmarks."""
+        values: dict[str, object] = {
+            "database": name,
+            "bus_prefix": name,
+            "edge_port": free_port(),
+            "sms_grpc_port": free_port(),
+            "smsc_port": free_port(),
+            "smsc_control_port": free_port(),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}"
+
+
+@dataclass
+class _Proc:
+    name: str
+    module: str
+    env: dict[str, str]
+    ready_url: str | None
+    ready_port: int | None
+    process: asyncio.subprocess.Process | None = None
+
+
+class Platform:
+    """Starts, watches and stops the platform's processes."""
+
+    def __init__(self, config: PlatformConfig) -> None:
+        self.config = config
+        self._procs: list[_Proc] = []
+        self._metrics_ports: dict[str, int] = {}
+
+    def _common_env(self, service: str) -> dict[str, str]:
+        c = self.config
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OMNIGATE_", "OTEL_"))}
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "OMNIGATE_DB_DSN": c.dsn,
+                "OMNIGATE_BUS_URL": c.amqp_url,
+                "OMNIGATE_BUS_PREFIX": c.bus_prefix,
+                "OTEL_SERVICE_NAME": service,
+            }
+        )
+        if c.traces_file:
+            env["OTEL_TRACES_EXPORTER"] = "jsonl"
+            env["OMNIGATE_TRACES_FILE"] = c.traces_file
+        env.update(c.extra_env)
+        return env
+
+    def _plan(self) -> list[_Proc]:
+        c = self.config
+        procs = []
+        smsc = self._common_env("devsmsc") | {
+            "OMNIGATE_DEVSMSC_PORT": str(c.smsc_port),
+            "OMNIGATE_DEVSMSC_CONTROL_PORT": str(c.smsc_control_port),
+            "OMNIGATE_DEVSMSC_RECEIPT_DELAY_S": str(c.receipt_delay_s),
+        }
+        procs.append(
+            _Proc(
+                "devsmsc",
+                "services.devsmsc.main",
+                smsc,
+                f"http://127.0.0.1:{c.smsc_control_port}/stats",
+                None,
+            )
+        )
+        sms = self._common_env("sms") | {"OMNIGATE_SMS_GRPC_PORT": str(c.sms_grpc_port)}
+        procs.append(_Proc("sms", "services.sms.main", sms, None, c.sms_grpc_port))
+        for i in range(c.sms_workers):
+            port = free_port()
+            env = self._common_env("sms-worker") | {
+                "OMNIGATE_SMPP_HOST": "127.0.0.1",
+                "OMNIGATE_SMPP_PORT": str(c.smsc_port),
+                "OMNIGATE_SMPP_SYSTEM_ID": "omnigate",
+                "OMNIGATE_SMPP_PASSWORD": "secret",
+                "OMNIGATE_METRICS_PORT": str(port),
+            }
+            procs.append(
+                _Proc(
+                    f"sms-worker-{i}",
+                    "services.sms.worker_main",
+                    env,
+                    f"http://127.0.0.1:{port}/metrics",
+                    None,
+                )
+            )
+        port = free_port()
+        hooks = self._common_env("webhooks") | {"OMNIGATE_METRICS_PORT": str(port)}
+        if c.webhook_retry_delays_s:
+            hooks["OMNIGATE_WEBHOOKS_RETRY_DELAYS_S"] = c.webhook_retry_delays_s
+        procs.append(
+            _Proc(
+                "webhooks",
+                "services.edge.webhooks.main",
+                hooks,
+                f"http://127.0.0.1:{port}/metrics",
+                None,
+            )
+        )
+        for i in range(c.edges):
+            edge = self._common_env("edge") | {
+                "OMNIGATE_EDGE_PORT": str(c.edge_port + i),
+                "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
+            }
+            procs.append(
+                _Proc(
+                    f"edge-{i}",
+                    "services.edge.main",
+                    edge,
+                    f"http://127.0.0.1:{c.edge_port + i}/healthz",
+                    None,
+                )
+            )
+        return procs
+
+    async def ensure_database(self) -> None:
+        admin = await asyncpg.connect(self.config.pg_admin_dsn)
+        try:
+            exists = await admin.fetchval(
+                "SELECT 1 FROM pg_database WHERE datname = $1", self.config.database
+            )
+            if not exists:
+                await admin.execute(f'CREATE DATABASE "{self.config.database}"')
+        finally:
+            await admin.close()
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        await self.ensure_database()
+        self._procs = self._plan()
+        for proc in self._procs:
+            await self._spawn(proc)
+            await self._wait_ready(proc, timeout_s)
+
+    async def _spawn(self, proc: _Proc) -> None:
+        log = self._log_file(proc.name)
+        try:
+            proc.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", proc.module, env=proc.env, stdout=log, stderr=log
+            )
+        finally:
+            if log is not None:
+                log.close()  # the child has its own descriptor now
+
+    def _log_file(self, name: str) -> IO[bytes] | None:
+        """The process's log file, or None to inherit ours (``make run`` shows every line)."""
+        if not self.config.log_dir:
+            return None
+        Path(self.config.log_dir).mkdir(parents=True, exist_ok=True)
+        return open(Path(self.config.log_dir) / f"{name}.log", "ab")
+
+    async def _wait_ready(self, proc: _Proc, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert proc.process is not None
+                if proc.process.returncode is not None:
+                    raise RuntimeError(f"{proc.name} exited with {proc.process.returncode}")
+                try:
+                    if proc.ready_url:
+                        async with session.get(proc.ready_url) as r:
+                            if r.status == 200:
+                                return
+                    elif proc.ready_port:
+                        import grpc
+                        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+                        async with grpc.aio.insecure_channel(f"127.0.0.1:{proc.ready_port}") as ch:
+                            resp = await health_pb2_grpc.HealthStub(ch).Check(
+                                health_pb2.HealthCheckRequest(), timeout=1
+                            )
+                            if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                                return
+                except (aiohttp.ClientError, OSError, Exception):  # noqa: BLE001 - not up yet
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{proc.name} not ready after {timeout_s} s")
+
+    async def create_tenant(self, name: str) -> dict[str, str]:
+        """Create a tenant with the operator CLI, as an operator would; returns its credentials."""
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.edge.cli",
+            "create-tenant",
+            name,
+            "--json",
+            cwd=ROOT,
+            env={"OMNIGATE_DB_DSN": self.config.dsn, "PATH": os.environ.get("PATH", "")},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await cli.communicate()
+        if cli.returncode != 0:
+            raise RuntimeError(f"create-tenant failed: {err.decode()}")
+        created: dict[str, str] = orjson.loads(out)
+        return created
+
+    def process(self, name: str) -> asyncio.subprocess.Process:
+        for p in self._procs:
+            if p.name == name and p.process is not None:
+                return p.process
+        raise KeyError(name)
+
+    def pids(self) -> dict[str, int]:
+        return {p.name: p.process.pid for p in self._procs if p.process is not None}
+
+    async def kill(self, name: str) -> None:
+        """SIGKILL one process (a fault test)."""
+        proc = self.process(name)
+        proc.kill()
+        await proc.wait()
+
+    async def restart(self, name: str, timeout_s: float = 60.0) -> None:
+        for p in self._procs:
+            if p.name == name:
+                if p.process is not None and p.process.returncode is None:
+                    p.process.kill()
+                    await p.process.wait()
+                await self._spawn(p)
+                await self._wait_ready(p, timeout_s)
+                return
+        raise KeyError(name)
+
+    async def stop(self, grace_s: float = 20.0) -> None:
+        """SIGTERM in reverse start order (edges first), so work drains downstream."""
+        for proc in reversed(self._procs):
+            if proc.process is not None and proc.process.returncode is None:
+                proc.process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(proc.process.wait(), grace_s)
+                except TimeoutError:
+                    proc.process.kill()
+                    await proc.process.wait()
+
+    async def drop(self) -> None:
+        """Remove the database and bus objects of an isolated platform."""
+        admin = await asyncpg.connect(self.config.pg_admin_dsn)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{self.config.database}" WITH (FORCE)')
+        finally:
+            await admin.close()
+        await delete_bus_objects(self.config.amqp_url, self.config.bus_prefix)
+
+
+# Every queue the platform's consumers declare (for clean-up of isolated runs).
+QUEUES = ("sms.submit", "edge.webhooks")
+
+
+async def delete_bus_objects(amqp_url: str, prefix: str) -> None:
+    """Delete an isolated run's queues (with their retry and dead-letter queues) and exchanges."""
+    from libs.bus import Bus, BusConfig, QueueSpec, delete_topology
+
+    config = BusConfig(url=amqp_url, prefix=prefix)
+    # The most retry steps any queue may have, so that every delay queue is named.
+    specs = [QueueSpec(name, retry_delays_s=(1.0,) * 20) for name in QUEUES]
+    async with await Bus.connect(config, name="cleanup") as bus:
+        channel = await bus.channel()
+        await delete_topology(channel, config, specs)
+
+
+async def _run_forever(config: PlatformConfig) -> None:
+    platform = Platform(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await platform.start()
+        print(
+            f"\nOmnigate is running: API {config.edge_url}  (dev SMSC smpp://127.0.0.1:"
+            f"{config.smsc_port}, control http://127.0.0.1:{config.smsc_control_port})\n"
+            "Create a tenant: .venv/bin/omnigate-admin create-tenant acme   Stop: Ctrl-C\n",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await platform.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the Omnigate platform on this machine")
+    parser.add_argument("--edge-port", type=int, default=8080)
+    parser.add_argument("--receipt-delay", type=float, default=1.0)
+    args = parser.parse_args()
+    asyncio.run(
+        _run_forever(PlatformConfig(edge_port=args.edge_port, receipt_delay_s=args.receipt_delay))
+    )
+
+
+if __name__ == "__main__":
+    main()

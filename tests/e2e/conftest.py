@@ -1,0 +1,96 @@
+"""The whole platform, started once per test session as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from deploy.local.platform import Platform, PlatformConfig
+from tests.helpers.infra import unique_name
+from tests.helpers.webhooks import WebhookReceiver
+
+
+@dataclass
+class TenantCredentials:
+    tenant_id: str
+    api_key: str
+    webhook_secret: str
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("platform")
+
+
+@pytest.fixture(scope="session")
+async def platform(run_dir: Path) -> AsyncIterator[Platform]:
+    config = PlatformConfig.isolated(
+        unique_name("e2e"),
+        receipt_delay_s=0.2,
+        webhook_retry_delays_s="0.3,0.6,1.0",
+        traces_file=str(run_dir / "traces.jsonl"),
+        log_dir=str(run_dir / "logs"),
+    )
+    running = Platform(config)
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
+        await running.drop()
+
+
+async def create_tenant(platform: Platform, name: str) -> TenantCredentials:
+    data = await platform.create_tenant(name)
+    return TenantCredentials(data["tenant_id"], data["api_key"], data["webhook_secret"])
+
+
+@pytest.fixture(scope="session")
+async def tenant(platform: Platform) -> TenantCredentials:
+    return await create_tenant(platform, "acme")
+
+
+@pytest.fixture(scope="session")
+async def other_tenant(platform: Platform) -> TenantCredentials:
+    return await create_tenant(platform, "globex")
+
+
+@pytest.fixture(scope="session")
+async def receiver(tenant: TenantCredentials) -> AsyncIterator[WebhookReceiver]:
+    hooks = WebhookReceiver(secret=tenant.webhook_secret)
+    await hooks.start()
+    yield hooks
+    await hooks.stop()
+
+
+@pytest.fixture
+async def http(platform: Platform) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=platform.config.edge_url) as session:
+        yield session
+
+
+def auth(creds: TenantCredentials) -> dict[str, str]:
+    return {"Authorization": f"Bearer {creds.api_key}"}
+
+
+async def wait_for_status(
+    http: aiohttp.ClientSession,
+    creds: TenantCredentials,
+    message_id: str,
+    statuses: set[str],
+    timeout_s: float = 30.0,
+) -> dict[str, object]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        async with http.get(f"/v1/messages/{message_id}", headers=auth(creds)) as r:
+            body: dict[str, object] = await r.json()
+        if body.get("status") in statuses:
+            return body
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{message_id} still {body.get('status')}, wanted {statuses}")
+        await asyncio.sleep(0.1)

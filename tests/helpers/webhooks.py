@@ -1,0 +1,93 @@
+"""A webhook receiver for tests and benchmarks: records, verifies, can be told to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from standardwebhooks import Webhook, WebhookVerificationError
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    payload: dict[str, Any]
+    verified: bool
+    at: float
+
+
+@dataclass
+class WebhookReceiver:
+    """Answers POST /hooks/<anything>; ``fail_next[message_id] = n`` answers 500 n times."""
+
+    secret: str = ""
+    received: list[Received] = field(default_factory=list)
+    bad_signatures: int = 0
+    fail_next: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Called with each webhook as it arrives (the benchmark counts finals this way).
+    on_receive: Callable[[Received], None] | None = None
+    # A benchmark keeps only counts, not every body.
+    keep: bool = True
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/hooks/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/status"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        verified = False
+        try:
+            Webhook(self.secret).verify(body, headers)
+            verified = True
+        except WebhookVerificationError:
+            self.bad_signatures += 1
+        payload = orjson.loads(body)
+        message_id = payload.get("data", {}).get("id", "")
+        if self.fail_next.get(message_id, 0) > 0:
+            self.fail_next[message_id] -= 1
+            status = 500
+        else:
+            status = 200
+        received = Received(headers, body, payload, verified, time.monotonic())
+        if self.on_receive is not None:
+            self.on_receive(received)
+        if self.keep:
+            async with self._changed:
+                self.received.append(received)
+                self._changed.notify_all()
+        return web.Response(status=status)
+
+    def for_message(self, message_id: str) -> list[Received]:
+        return [r for r in self.received if r.payload.get("data", {}).get("id") == message_id]
+
+    async def wait_for(self, predicate: Any, timeout_s: float = 30.0) -> None:
+        async def _wait() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: predicate(self))
+
+        await asyncio.wait_for(_wait(), timeout_s)

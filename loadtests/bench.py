@@ -1,0 +1,232 @@
+"""``make bench``: drive messages through a fresh platform and print one JSON line.
+
+The platform runs as ``make run`` runs it (every service its own process), on
+a unique database and bus prefix, with the dev SMSC answering receipts after
+``--receipt-delay`` seconds. A webhook receiver in this process verifies every
+Standard Webhooks signature. The load is a closed loop (``--messages`` with
+``--concurrency`` senders) or an open loop (``--rate`` per second for
+``--duration`` seconds).
+
+Figures: offered, accepted, accepted_per_s, e2e_per_s (final receipt webhook
+received), accept/e2e latency percentiles, lost (accepted but no final
+webhook), duplicate_submits (counted at the SMSC), bad_signatures, and the
+peak RSS of every process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+from deploy.local.platform import ROOT, Platform, PlatformConfig
+from tests.helpers.webhooks import Received, WebhookReceiver
+
+FINAL = {
+    "message.delivered",
+    "message.undelivered",
+    "message.failed",
+    "message.partially_delivered",
+}
+
+
+@dataclass
+class Run:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    accept_ms: list[float] = field(default_factory=list)
+    final_at: dict[str, float] = field(default_factory=dict)
+    offered: int = 0
+    rejected: int = 0
+
+    def record_webhook(self, hook: Received) -> None:
+        if hook.payload["type"] in FINAL:
+            self.final_at.setdefault(hook.payload["data"]["id"], hook.at)
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+async def _send(
+    session: aiohttp.ClientSession, run: Run, callback: str, headers: dict[str, str]
+) -> None:
+    run.offered += 1
+    body = {
+        "to": "+447700900000",
+        "from": "+447700900100",
+        # Unique bodies let the SMSC tell a duplicate submit from a new message.
+        "body": f"bench {secrets.token_hex(6)}",
+        "status_callback": callback,
+    }
+    start = time.monotonic()
+    async with session.post("/v1/messages", data=orjson.dumps(body), headers=headers) as r:
+        payload = await r.read()
+    done = time.monotonic()
+    if r.status != 201:
+        run.rejected += 1
+        return
+    run.accept_ms.append((done - start) * 1000)
+    run.sent_at[orjson.loads(payload)["id"]] = start
+
+
+async def closed_loop(
+    session: aiohttp.ClientSession,
+    run: Run,
+    n: int,
+    concurrency: int,
+    callback: str,
+    headers: dict[str, str],
+) -> None:
+    remaining = n
+
+    async def sender() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await _send(session, run, callback, headers)
+
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+
+
+async def open_loop(
+    session: aiohttp.ClientSession,
+    run: Run,
+    rate: float,
+    duration: float,
+    callback: str,
+    headers: dict[str, str],
+) -> None:
+    tasks: set[asyncio.Task[None]] = set()
+    start = time.monotonic()
+    i = 0
+    while (elapsed := time.monotonic() - start) < duration:
+        due = int(elapsed * rate) + 1
+        while i < due:
+            t = asyncio.create_task(_send(session, run, callback, headers))
+            tasks.add(t)
+            t.add_done_callback(tasks.discard)
+            i += 1
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*tasks)
+
+
+async def bench(args: argparse.Namespace) -> dict[str, object]:
+    name = f"omnigate_bench_{secrets.token_hex(4)}"
+    config = PlatformConfig.isolated(
+        name,
+        receipt_delay_s=args.receipt_delay,
+        sms_workers=args.workers,
+        edges=args.edges,
+        log_dir=str(ROOT / ".bench" / name),
+    )
+    platform = Platform(config)
+    receiver = WebhookReceiver()
+    run = Run()
+    try:
+        await platform.start()
+        created = await platform.create_tenant("bench")
+        receiver.secret = created["webhook_secret"]
+        receiver.keep = False
+        receiver.on_receive = run.record_webhook
+        callback = await receiver.start()
+        headers = {
+            "Authorization": f"Bearer {created['api_key']}",
+            "Content-Type": "application/json",
+        }
+        connector = aiohttp.TCPConnector(limit=0)
+        urls = [f"http://127.0.0.1:{config.edge_port + i}" for i in range(args.edges)]
+        sessions = [
+            aiohttp.ClientSession(base_url=u, connector=connector, connector_owner=False)
+            for u in urls
+        ]
+        t0 = time.monotonic()
+        per = max(1, args.concurrency // len(sessions))
+        if args.rate:
+            await asyncio.gather(
+                *(
+                    open_loop(s, run, args.rate / len(sessions), args.duration, callback, headers)
+                    for s in sessions
+                )
+            )
+        else:
+            await asyncio.gather(
+                *(
+                    closed_loop(s, run, args.messages // len(sessions), per, callback, headers)
+                    for s in sessions
+                )
+            )
+        t_accepted = time.monotonic()
+        deadline = t_accepted + args.drain_timeout
+        while len(run.final_at) < len(run.sent_at) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter fed by the receiver
+            await asyncio.sleep(0.1)
+        for s in sessions:
+            await s.close()
+        await connector.close()
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(f"http://127.0.0.1:{config.smsc_control_port}/stats") as r,
+        ):
+            smsc = await r.json()
+        finals = [run.final_at[m] for m in run.sent_at if m in run.final_at]
+        e2e_ms = [
+            (run.final_at[m] - run.sent_at[m]) * 1000 for m in run.sent_at if m in run.final_at
+        ]
+        first = min(run.sent_at.values(), default=t0)
+        rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
+        return {
+            "mode": "open" if args.rate else "closed",
+            "offered": run.offered,
+            "accepted": len(run.sent_at),
+            "accepted_per_s": round(len(run.sent_at) / max(t_accepted - t0, 1e-9), 1),
+            "e2e_per_s": round(len(finals) / max(max(finals, default=first) - first, 1e-9), 1),
+            "accept_p50_ms": percentile(run.accept_ms, 50),
+            "accept_p99_ms": percentile(run.accept_ms, 99),
+            "e2e_p50_ms": percentile(e2e_ms, 50),
+            "e2e_p99_ms": percentile(e2e_ms, 99),
+            "lost": len(run.sent_at) - len(finals),
+            "rejected": run.rejected,
+            "duplicate_submits": smsc.get("duplicate_submits"),
+            "bad_signatures": receiver.bad_signatures,
+            "peak_rss_mb": rss,
+        }
+    finally:
+        await receiver.stop()
+        await platform.stop()
+        await platform.drop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: messages per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="open loop: seconds")
+    parser.add_argument("--receipt-delay", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--edges", type=int, default=1)
+    parser.add_argument("--drain-timeout", type=float, default=120.0)
+    result = asyncio.run(bench(parser.parse_args()))
+    print(orjson.dumps(result).decode(), flush=True)
+
+
+if __name__ == "__main__":
+    main()

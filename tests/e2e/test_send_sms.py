@@ -194,3 +194,22 @@ async def _count(http: aiohttp.ClientSession, creds: TenantCredentials) -> int:
         total += len(page["data"])
         url = page["next_page_url"]
     return total
+
+
+async def test_failing_webhook_is_retried_with_the_same_webhook_id(
+    http: aiohttp.ClientSession, tenant: TenantCredentials, receiver: WebhookReceiver
+) -> None:
+    status, created = await send(http, tenant, status_callback=receiver.url_failing(3))
+    assert status == 201, created
+    message_id = str(created["id"])
+
+    def delivered_after_retries(r: WebhookReceiver) -> bool:
+        return sum(h.payload["type"] == "message.delivered" for h in r.for_message(message_id)) == 4
+
+    await receiver.wait_for(delivered_after_retries, timeout_s=30)
+    delivered = [
+        h for h in receiver.for_message(message_id) if h.payload["type"] == "message.delivered"
+    ]
+    assert len({h.headers["webhook-id"] for h in delivered}) == 1
+    assert all(h.verified for h in delivered)
+    assert receiver.attempts[delivered[0].headers["webhook-id"]] == 4

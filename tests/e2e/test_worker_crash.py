@@ -56,3 +56,22 @@ async def test_killed_worker_loses_no_accepted_message(
     for mid in ids:
         body = await wait_for_status(http, tenant, mid, FINAL, timeout_s=60)
         assert body["status"] == "delivered"
+
+
+async def test_sigterm_drains_the_worker_without_loss_or_duplicates(
+    http: aiohttp.ClientSession, tenant: TenantCredentials, platform: Platform
+) -> None:
+    before = await _smsc_stats(platform)
+    sending = asyncio.ensure_future(_send_many(http, tenant, 200, "drain"))
+    await asyncio.sleep(0.2)
+    worker = platform.process("sms-worker-0")
+    worker.terminate()
+    assert await asyncio.wait_for(worker.wait(), 30) == 0
+    ids = await sending
+    await platform.restart("sms-worker-0")
+    for mid in ids:
+        assert (await wait_for_status(http, tenant, mid, FINAL, timeout_s=60))[
+            "status"
+        ] == "delivered"
+    after = await _smsc_stats(platform)
+    assert after["duplicate_submits"] == before["duplicate_submits"]

@@ -25,12 +25,13 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Answers POST /hooks/<anything>; ``fail_next[message_id] = n`` answers 500 n times."""
+    """Answers POST /hooks/<anything> with 200, or POST /hooks/fail-<n>/... with 500 to the
+    first n attempts of each webhook-id (a receiver that comes back after failing)."""
 
     secret: str = ""
     received: list[Received] = field(default_factory=list)
     bad_signatures: int = 0
-    fail_next: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     # Called with each webhook as it arrives (the benchmark counts finals this way).
     on_receive: Callable[[Received], None] | None = None
     # A benchmark keeps only counts, not every body.
@@ -67,12 +68,11 @@ class WebhookReceiver:
         except WebhookVerificationError:
             self.bad_signatures += 1
         payload = orjson.loads(body)
-        message_id = payload.get("data", {}).get("id", "")
-        if self.fail_next.get(message_id, 0) > 0:
-            self.fail_next[message_id] -= 1
-            status = 500
-        else:
-            status = 200
+        webhook_id = headers.get("webhook-id", "")
+        self.attempts[webhook_id] += 1
+        tail = request.match_info["tail"]
+        failures = int(tail.split("/")[0][5:]) if tail.startswith("fail-") else 0
+        status = 500 if self.attempts[webhook_id] <= failures else 200
         received = Received(headers, body, payload, verified, time.monotonic())
         if self.on_receive is not None:
             self.on_receive(received)
@@ -81,6 +81,9 @@ class WebhookReceiver:
                 self.received.append(received)
                 self._changed.notify_all()
         return web.Response(status=status)
+
+    def url_failing(self, times: int) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/fail-{times}/status"
 
     def for_message(self, message_id: str) -> list[Received]:
         return [r for r in self.received if r.payload.get("data", {}).get("id") == message_id]

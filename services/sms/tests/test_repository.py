@@ -1,0 +1,137 @@
+"""The sms repository against the real PostgreSQL: transitions are forward-only and idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from libs.db import DatabaseConfig, create_pool
+from libs.ids import new_id
+from services.sms import repository as repo
+from services.sms import status as st
+from services.sms.main import prepare_database
+from tests.helpers.infra import unique_name
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    config = DatabaseConfig(dsn=database_dsn, schema=unique_name("sms"), min_size=1, max_size=4)
+    pool = await create_pool(config)
+    await prepare_database(pool, config.schema)
+    yield pool
+    async with pool.acquire() as conn:
+        await conn.execute(f'DROP SCHEMA "{config.schema}" CASCADE')
+    await pool.close()
+
+
+async def _new(pool: asyncpg.Pool, segments: int = 1, tenant: str = "ten_a") -> str:
+    message = repo.NewMessage(
+        id=new_id("msg"), tenant_id=tenant, direction=1, sender="+447700900100",
+        recipient="+447700900000", body="hi", encoding=1, segments=segments,
+        status=st.QUEUED, status_callback="", created_at=T0,
+    )  # fmt: skip
+    async with pool.acquire() as conn:
+        await repo.insert_messages(conn, [message])
+    return message.id
+
+
+async def _submit(pool: asyncpg.Pool, message_id: str, *carrier_ids: str) -> list[repo.Transition]:
+    async with pool.acquire() as conn, conn.transaction():
+        early = await repo.record_segments(
+            conn,
+            [repo.SubmittedSegment(message_id, i, c, T0) for i, c in enumerate(carrier_ids, 1)],
+        )
+        await repo.apply_transitions(conn, [repo.Transition(message_id, st.SENT, T0)])
+        due, _ = await repo.apply_segment_reports(conn, early)
+        await repo.apply_transitions(conn, due)
+        return due
+
+
+async def _receipt(pool: asyncpg.Pool, carrier_id: str, status: int, err: str = "") -> int:
+    report = repo.SegmentReport((carrier_id,), status, "X", err, T0 + timedelta(seconds=1))
+    async with pool.acquire() as conn, conn.transaction():
+        due, early = await repo.apply_segment_reports(conn, [report])
+        applied = await repo.apply_transitions(conn, due)
+    return len(applied) if not early else -early
+
+
+async def _status(pool: asyncpg.Pool, message_id: str) -> tuple[int, list[int]]:
+    async with pool.acquire() as conn:
+        found = await repo.get_message(conn, "ten_a", message_id)
+    assert found is not None
+    row, history = found
+    return row["status"], [h["status"] for h in history]
+
+
+async def test_receipt_moves_a_sent_message_to_delivered_once(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool)
+    await _submit(pool, mid, "abc1")
+    assert await _receipt(pool, "abc1", st.DELIVERED) == 1
+    assert await _receipt(pool, "abc1", st.DELIVERED) == 0  # a duplicated receipt changes nothing
+    assert await _status(pool, mid) == (st.DELIVERED, [st.QUEUED, st.SENT, st.DELIVERED])
+
+
+async def test_late_sent_report_does_not_overwrite_delivered(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool)
+    await _submit(pool, mid, "abc2")
+    await _receipt(pool, "abc2", st.DELIVERED)
+    async with pool.acquire() as conn, conn.transaction():
+        applied = await repo.apply_transitions(conn, [repo.Transition(mid, st.SENT, T0)])
+    assert applied == []
+    assert (await _status(pool, mid))[0] == st.DELIVERED
+
+
+async def test_receipt_before_its_submit_is_recorded_is_kept_and_applied(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool)
+    assert await _receipt(pool, "abc3", st.DELIVERED) == -1  # kept as early
+    due = await _submit(pool, mid, "abc3")
+    assert [t.status for t in due] == [st.DELIVERED]
+    assert await _status(pool, mid) == (st.DELIVERED, [st.QUEUED, st.SENT, st.DELIVERED])
+
+
+async def test_message_is_final_only_when_every_segment_reported(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool, segments=2)
+    await _submit(pool, mid, "s1", "s2")
+    assert await _receipt(pool, "s1", st.DELIVERED) == 0
+    assert (await _status(pool, mid))[0] == st.SENT
+    assert await _receipt(pool, "s2", st.UNDELIVERED, "001") == 1
+    assert (await _status(pool, mid))[0] == st.PARTIALLY_DELIVERED
+
+
+async def test_receipt_matches_a_decimal_id_reported_in_hex(pool: asyncpg.Pool) -> None:
+    from libs.smpp.receipt import carrier_id_candidates, normalize_carrier_id
+
+    mid = await _new(pool)
+    await _submit(pool, mid, normalize_carrier_id("000255"))
+    report = repo.SegmentReport(
+        tuple(sorted(carrier_id_candidates("FF"))), st.DELIVERED, "DELIVRD", "", T0
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        due, early = await repo.apply_segment_reports(conn, [report])
+    assert early == 0
+    assert [t.status for t in due] == [st.DELIVERED]
+
+
+async def test_claim_takes_a_queued_message_once(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool)
+    async with pool.acquire() as conn:
+        assert await repo.claim_for_submit(conn, [mid]) == {mid: False}
+        # Taken again (a redelivered command): the caller learns it was taken before.
+        assert await repo.claim_for_submit(conn, [mid]) == {mid: True}
+    await _submit(pool, mid, "abc4")
+    async with pool.acquire() as conn:
+        assert await repo.claim_for_submit(conn, [mid]) == {}
+
+
+async def test_another_tenant_cannot_read_a_message(pool: asyncpg.Pool) -> None:
+    mid = await _new(pool, tenant="ten_a")
+    async with pool.acquire() as conn:
+        assert await repo.get_message(conn, "ten_b", mid) is None
+        assert await repo.list_messages(conn, "ten_b", 10, None) == []

@@ -101,6 +101,7 @@ class Platform:
                 "OMNIGATE_DB_DSN": c.dsn,
                 "OMNIGATE_BUS_URL": c.amqp_url,
                 "OMNIGATE_BUS_PREFIX": c.bus_prefix,
+                "OMNIGATE_RATELIMIT_KEY_PREFIX": c.bus_prefix,
                 "OTEL_SERVICE_NAME": service,
             }
         )

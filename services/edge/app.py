@@ -11,11 +11,12 @@ from aiohttp import web
 from libs.api.sms.v1 import sms_pb2_grpc
 from libs.db import MigrationSource, create_pool, migrate
 from libs.grpc.client import open_channel
-from services.edge import messages
+from services.edge import messages, ratelimit
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
 from services.edge.problems import problem_middleware
+from services.edge.webhooks import api as webhooks_api
 
 MIGRATIONS = MigrationSource("edge", Path(__file__).parent / "migrations")
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
@@ -27,7 +28,12 @@ async def prepare_database(pool: asyncpg.Pool, schema: str) -> None:
 
 def create_app(settings: EdgeSettings) -> web.Application:
     app = web.Application(
-        middlewares=[tracing_middleware, problem_middleware, auth_middleware],
+        middlewares=[
+            tracing_middleware,
+            problem_middleware,
+            auth_middleware,
+            ratelimit.ratelimit_middleware,
+        ],
         client_max_size=settings.http.max_body_bytes,
     )
 
@@ -46,7 +52,9 @@ def create_app(settings: EdgeSettings) -> web.Application:
         await channel.close()
 
     app.cleanup_ctx.extend([database, sms_channel])
+    ratelimit.setup(app, settings.ratelimit)
     messages.add_routes(app)
+    webhooks_api.add_routes(app)
     app.router.add_get("/healthz", _healthz)
     return app
 

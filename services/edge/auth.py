@@ -10,8 +10,9 @@ from aiohttp import web
 
 from libs.errors import Unauthenticated
 from services.edge import tenants
-from services.edge.tenants import Tenant
+from services.edge.tenants import Principal, Tenant
 
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TENANT_KEY = web.RequestKey("tenant", Tenant)
 _MAX_CACHE = 10_000
 
@@ -26,24 +27,24 @@ class KeyVerifier:
     def __init__(self, pool: asyncpg.Pool, ttl_s: float) -> None:
         self._pool = pool
         self._ttl_s = ttl_s
-        self._cache: dict[bytes, tuple[float, Tenant]] = {}
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
 
-    async def verify(self, key: str) -> Tenant:
+    async def verify(self, key: str) -> Principal:
         digest = tenants.hash_key(key)
         now = time.monotonic()
         hit = self._cache.get(digest)
         if hit is not None and hit[0] > now:
             return hit[1]
         async with self._pool.acquire() as conn:
-            tenant = await tenants.tenant_for_key(conn, key)
-        if tenant is None:
+            principal = await tenants.principal_for_key(conn, key)
+        if principal is None:
             self._cache.pop(digest, None)
             raise Unauthenticated("the API key is not valid, or was revoked")
         if self._ttl_s > 0:
             if len(self._cache) >= _MAX_CACHE:
                 self._cache.clear()
-            self._cache[digest] = (now + self._ttl_s, tenant)
-        return tenant
+            self._cache[digest] = (now + self._ttl_s, principal)
+        return principal
 
 
 VERIFIER_KEY = web.AppKey("key_verifier", KeyVerifier)
@@ -63,5 +64,7 @@ async def auth_middleware(
             if not header
             else "the Authorization header must be 'Bearer <key>'"
         )
-    request[TENANT_KEY] = await request.app[VERIFIER_KEY].verify(key.strip())
+    principal = await request.app[VERIFIER_KEY].verify(key.strip())
+    request[PRINCIPAL_KEY] = principal
+    request[TENANT_KEY] = principal.tenant
     return await handler(request)

@@ -9,6 +9,7 @@ from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
 from libs.telemetry import TelemetryConfig
+from services.edge.ratelimit import RateLimitConfig
 
 SCHEMA = "edge"
 
@@ -52,14 +53,10 @@ class WebhookConfig:
         72000.0,
         86400.0,
     )
-    # Spread retries so that a receiver coming back is not hit by all of them at once.
-    jitter: float = 0.2
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.concurrency < 1:
             raise ValueError("timeout_s must be positive and concurrency >= 1")
-        if not 0 <= self.jitter < 1:
-            raise ValueError("jitter must be in [0, 1)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +64,8 @@ class EdgeSettings:
     http: HttpConfig
     db: DatabaseConfig
     sms: GrpcClientConfig
+    ratelimit: RateLimitConfig
+    webhooks: WebhookConfig
     telemetry: TelemetryConfig
     log_level: str = "info"
 
@@ -76,6 +75,8 @@ class EdgeSettings:
             http=config.load(HttpConfig, "OMNIGATE_EDGE_"),
             db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
             sms=config.load(GrpcClientConfig, "OMNIGATE_SMS_CLIENT_"),
+            ratelimit=config.load(RateLimitConfig, "OMNIGATE_RATELIMIT_"),
+            webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
             telemetry=TelemetryConfig.from_env(),
             log_level=config.load(_Log, "OMNIGATE_").log_level,
         )

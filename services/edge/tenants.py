@@ -16,10 +16,33 @@ _PREFIX_SHOWN = len(KEY_PREFIX) + 6
 
 
 @dataclass(frozen=True, slots=True)
+class Limit:
+    """A request rate: ``per_s`` sustained, ``burst`` at once."""
+
+    per_s: float
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
     name: str
     status: str
+    # None: the edge's default limit applies.
+    limit: Limit | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the tenant, through which key, allowed to do what."""
+
+    tenant: Tenant
+    key_id: str
+    scopes: frozenset[str]
+    key_limit: Limit | None = None
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +89,25 @@ async def create_tenant(conn: asyncpg.Connection, name: str) -> NewTenant:
     return NewTenant(tenant, key, secret)
 
 
-async def tenant_for_key(conn: asyncpg.Connection, key: str) -> Tenant | None:
-    """The active tenant owning an unrevoked ``key``, else None."""
+def _limit(per_s: float | None, burst: int | None) -> Limit | None:
+    return Limit(per_s, burst or max(1, int(per_s))) if per_s else None
+
+
+async def principal_for_key(conn: asyncpg.Connection, key: str) -> Principal | None:
+    """Who ``key`` authenticates: None if unknown, revoked, or its tenant is suspended."""
     row = await conn.fetchrow(
-        "SELECT t.id, t.name, t.status FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+        "SELECT t.id, t.name, t.status, t.rate_limit_per_s AS t_rps, t.rate_limit_burst AS t_burst,"
+        " k.id AS key_id, k.scopes, k.rate_limit_per_s AS k_rps, k.rate_limit_burst AS k_burst"
+        " FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
         " WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND t.status = 'active'",
         hash_key(key),
     )
-    return Tenant(row["id"], row["name"], row["status"]) if row else None
+    if row is None:
+        return None
+    tenant = Tenant(row["id"], row["name"], row["status"], _limit(row["t_rps"], row["t_burst"]))
+    return Principal(
+        tenant, row["key_id"], frozenset(row["scopes"]), _limit(row["k_rps"], row["k_burst"])
+    )
 
 
 async def webhook_secrets(conn: asyncpg.Connection, tenant_ids: list[str]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -48,6 +49,8 @@ class PlatformConfig:
     edges: int = 1
     webhook_retry_delays_s: str = ""
     traces_file: str = ""
+    # Bearer token of the operator API (/admin/v1); a fresh random one by default.
+    admin_token: str = field(default_factory=lambda: "opr_" + secrets.token_urlsafe(24))
     log_dir: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -165,6 +168,7 @@ class Platform:
             edge = self._common_env("edge") | {
                 "OMNIGATE_EDGE_PORT": str(c.edge_port + i),
                 "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
+                "OMNIGATE_EDGE_ADMIN_TOKEN": c.admin_token,
             }
             procs.append(
                 _Proc(
@@ -333,6 +337,8 @@ async def _run_forever(config: PlatformConfig) -> None:
         print(
             f"\nOmnigate is running: API {config.edge_url}  (dev SMSC smpp://127.0.0.1:"
             f"{config.smsc_port}, control http://127.0.0.1:{config.smsc_control_port})\n"
+            f"Operator API: {config.edge_url}/admin/v1 with 'Authorization: Bearer"
+            f" {config.admin_token}'\n"
             "Create a tenant: .venv/bin/omnigate-admin create-tenant acme   Stop: Ctrl-C\n",
             flush=True,
         )

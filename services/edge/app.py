@@ -12,6 +12,7 @@ from libs.api.sms.v1 import sms_pb2_grpc
 from libs.db import MigrationSource, create_pool, migrate
 from libs.grpc.client import open_channel
 from services.edge import messages, ratelimit
+from services.edge.admin import create_admin_app
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
@@ -41,8 +42,11 @@ def create_app(settings: EdgeSettings) -> web.Application:
         pool = await create_pool(settings.db)
         await prepare_database(pool, settings.db.schema)
         app[POOL_KEY] = pool
-        app[VERIFIER_KEY] = KeyVerifier(pool, settings.http.auth_cache_ttl_s)
+        verifier = KeyVerifier(pool, settings.db.dsn, settings.http.auth_cache_ttl_s)
+        await verifier.start()
+        app[VERIFIER_KEY] = verifier
         yield
+        await verifier.stop()
         await pool.close()
 
     async def sms_channel(app: web.Application) -> AsyncIterator[None]:
@@ -55,6 +59,7 @@ def create_app(settings: EdgeSettings) -> web.Application:
     ratelimit.setup(app, settings.ratelimit)
     messages.add_routes(app)
     webhooks_api.add_routes(app)
+    app.add_subapp("/admin/v1/", create_admin_app(settings.http.admin_token, lambda: app[POOL_KEY]))
     app.router.add_get("/healthz", _healthz)
     return app
 

@@ -1,46 +1,98 @@
-"""API-key authentication (``Authorization: Bearer og_live_...``) for /v1 routes."""
+"""API-key authentication and scopes for /v1 routes.
+
+``Authorization: Bearer og_live_...``. Verified keys are cached in the
+process (a database round trip per request would cost more than the request
+itself); a revocation, suspension or change of scopes anywhere sends a
+NOTIFY that empties the cache of every replica when it commits. While the
+listening connection is down the cache is not used at all, so nothing stale
+is ever trusted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 from aiohttp import web
 
-from libs.errors import Unauthenticated
+from libs.errors import PermissionDenied, Unauthenticated
 from services.edge import tenants
-from services.edge.tenants import Principal, Tenant
+from services.edge.tenants import AUTH_CHANNEL, Principal, Tenant
+
+log = logging.getLogger("omnigate.edge.auth")
 
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TENANT_KEY = web.RequestKey("tenant", Tenant)
 _MAX_CACHE = 10_000
+_RELISTEN_S = 1.0
+
+# The scope a route needs: its resource (first segment after /v1/) and read or write.
+_RESOURCES = {"messages": "messages", "webhook_endpoints": "webhooks"}
 
 
 class KeyVerifier:
-    """Looks keys up in PostgreSQL, remembering verified ones for ``ttl_s``.
+    """Looks keys up in PostgreSQL, remembering verified ones until told otherwise."""
 
-    The cache keeps a database round trip off every request; it is keyed by
-    the key's hash, never the key itself.
-    """
-
-    def __init__(self, pool: asyncpg.Pool, ttl_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str, ttl_s: float) -> None:
         self._pool = pool
+        self._dsn = dsn
         self._ttl_s = ttl_s
         self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._listening = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen(), name="auth-invalidation")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _listen(self) -> None:
+        def forget(*_: object) -> None:
+            self._cache.clear()
+
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("auth invalidation listener cannot connect: %s", exc)
+                await asyncio.sleep(_RELISTEN_S)
+                continue
+            closed = asyncio.Event()
+            try:
+                conn.add_termination_listener(lambda _conn, ev=closed: ev.set())
+                await conn.add_listener(AUTH_CHANNEL, forget)
+                # Anything changed while we were not listening is forgotten too.
+                self._cache.clear()
+                self._listening = True
+                await closed.wait()
+            finally:
+                self._listening = False
+                self._cache.clear()
+                with contextlib.suppress(Exception):
+                    await conn.close()
+            log.warning("auth invalidation listener lost its connection; reconnecting")
+            await asyncio.sleep(_RELISTEN_S)
 
     async def verify(self, key: str) -> Principal:
         digest = tenants.hash_key(key)
         now = time.monotonic()
         hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > now and self._listening:
             return hit[1]
         async with self._pool.acquire() as conn:
             principal = await tenants.principal_for_key(conn, key)
         if principal is None:
             self._cache.pop(digest, None)
             raise Unauthenticated("the API key is not valid, or was revoked")
-        if self._ttl_s > 0:
+        if self._ttl_s > 0 and self._listening:
             if len(self._cache) >= _MAX_CACHE:
                 self._cache.clear()
             self._cache[digest] = (now + self._ttl_s, principal)
@@ -48,6 +100,14 @@ class KeyVerifier:
 
 
 VERIFIER_KEY = web.AppKey("key_verifier", KeyVerifier)
+
+
+def required_scope(method: str, path: str) -> str | None:
+    resource = path.removeprefix("/v1/").split("/", 1)[0]
+    name = _RESOURCES.get(resource)
+    if name is None:
+        return None
+    return f"{name}:{'read' if method in ('GET', 'HEAD') else 'write'}"
 
 
 @web.middleware
@@ -65,6 +125,9 @@ async def auth_middleware(
             else "the Authorization header must be 'Bearer <key>'"
         )
     principal = await request.app[VERIFIER_KEY].verify(key.strip())
+    scope = required_scope(request.method, request.path)
+    if scope is not None and not principal.allows(scope):
+        raise PermissionDenied(f"this API key lacks the {scope!r} scope")
     request[PRINCIPAL_KEY] = principal
     request[TENANT_KEY] = principal.tenant
     return await handler(request)

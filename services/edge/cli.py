@@ -1,53 +1,154 @@
-"""``omnigate-admin``: operator commands. ``create-tenant NAME`` prints the first API key."""
+"""``omnigate-admin``: operator commands on tenants and API keys.
+
+Talks to PostgreSQL directly (OMNIGATE_DB_DSN), like the operator API does;
+every change that refuses a key reaches the running edges at once.
+
+    omnigate-admin create-tenant acme [--rate 50 --burst 100]
+    omnigate-admin list-tenants
+    omnigate-admin suspend-tenant ten_...   |  reactivate-tenant ten_...
+    omnigate-admin set-limit ten_... --rate 50 [--burst 100]
+    omnigate-admin create-key ten_... [--name ci] [--scope send-only|read-only|full|<scope>]
+    omnigate-admin list-keys ten_...
+    omnigate-admin revoke-key ten_... key_...
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import asyncpg
 import orjson
 
 from libs import config
 from libs.db import DatabaseConfig, create_pool
+from libs.errors import OmnigateError
 from services.edge import tenants
+from services.edge.admin import key_json, tenant_json
 from services.edge.app import prepare_database
 from services.edge.config import SCHEMA
+from services.edge.tenants import Limit
 
 
-async def _create_tenant(name: str) -> tenants.NewTenant:
+def _limit(args: argparse.Namespace) -> Limit | None:
+    if getattr(args, "rate", None) is None:
+        return None
+    return Limit(args.rate, args.burst or max(1, int(args.rate)))
+
+
+async def _create_tenant(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    created = await tenants.create_tenant(conn, args.name, _limit(args))
+    return {
+        "tenant_id": created.tenant.id,
+        "api_key": created.api_key,
+        "webhook_secret": created.webhook_secret,
+    }
+
+
+async def _list_tenants(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    return [tenant_json(t) for t in await tenants.list_tenants(conn, 10_000, None)]
+
+
+async def _set_status(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    status = "suspended" if args.command == "suspend-tenant" else "active"
+    return tenant_json(await tenants.update_tenant(conn, args.tenant_id, {"status": status}))
+
+
+async def _set_limit(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    limit = _limit(args)
+    changes = {
+        "rate_limit_per_s": limit.per_s if limit else None,
+        "rate_limit_burst": limit.burst if limit else None,
+    }
+    return tenant_json(await tenants.update_tenant(conn, args.tenant_id, changes))
+
+
+async def _create_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    created = await tenants.create_key(
+        conn,
+        args.tenant_id,
+        name=args.name,
+        scopes=tenants.resolve_scopes(args.scope or ["full"]),
+        limit=_limit(args),
+    )
+    return key_json(created.key) | {"secret": created.secret}
+
+
+async def _list_keys(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    return [key_json(k) for k in await tenants.list_keys(conn, args.tenant_id)]
+
+
+async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    return key_json(await tenants.revoke_key(conn, args.tenant_id, args.key_id))
+
+
+Command = Callable[[asyncpg.Connection, argparse.Namespace], Awaitable[Any]]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omnigate-admin", description="Operate Omnigate tenants.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, run: Command, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.set_defaults(run=run)
+        p.add_argument("--json", action="store_true", help="print JSON only")
+        return p
+
+    def limits(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rate", type=float, help="requests per second")
+        p.add_argument("--burst", type=int, help="requests at once (default: the rate)")
+
+    p = add("create-tenant", _create_tenant, "create a tenant; prints its first API key")
+    p.add_argument("name")
+    limits(p)
+    add("list-tenants", _list_tenants, "list tenants")
+    for name in ("suspend-tenant", "reactivate-tenant"):
+        add(name, _set_status, name.replace("-", " ")).add_argument("tenant_id")
+    p = add("set-limit", _set_limit, "set a tenant's request limit (no --rate: the default)")
+    p.add_argument("tenant_id")
+    limits(p)
+    p = add("create-key", _create_key, "issue an API key; prints it once")
+    p.add_argument("tenant_id")
+    p.add_argument("--name", default="")
+    p.add_argument("--scope", action="append", help="send-only, read-only, full or a scope")
+    limits(p)
+    add("list-keys", _list_keys, "list a tenant's keys (prefixes only)").add_argument("tenant_id")
+    p = add("revoke-key", _revoke_key, "revoke a key at once")
+    p.add_argument("tenant_id")
+    p.add_argument("key_id")
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> Any:
     db = config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA)
     pool = await create_pool(db)
     try:
         await prepare_database(pool, db.schema)
         async with pool.acquire() as conn:
-            return await tenants.create_tenant(conn, name)
+            return await args.run(conn, args)
     finally:
         await pool.close()
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="omnigate-admin", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    create = sub.add_parser("create-tenant", help="create a tenant and print its first API key")
-    create.add_argument("name")
-    create.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
-    if args.command == "create-tenant":
-        created = asyncio.run(_create_tenant(args.name))
-        if args.json:
-            print(
-                orjson.dumps(
-                    {
-                        "tenant_id": created.tenant.id,
-                        "api_key": created.api_key,
-                        "webhook_secret": created.webhook_secret,
-                    }
-                ).decode()
-            )
-        else:
-            print(f"tenant_id:      {created.tenant.id}")
-            print(f"api_key:        {created.api_key}   (shown once; store it now)")
-            print(f"webhook_secret: {created.webhook_secret}")
+    args = _parser().parse_args(argv)
+    try:
+        result = asyncio.run(_run(args))
+    except OmnigateError as exc:
+        print(f"omnigate-admin: {exc.detail}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    if args.json:
+        print(orjson.dumps(result).decode())
+    elif args.command == "create-tenant":
+        print(f"tenant_id:      {result['tenant_id']}")
+        print(f"api_key:        {result['api_key']}   (shown once; store it now)")
+        print(f"webhook_secret: {result['webhook_secret']}")
+    else:
+        print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from libs import config
@@ -22,8 +23,11 @@ class HttpConfig:
     port: int = 8080
     # Largest request body accepted; a 1,600-character SMS is far below it.
     max_body_bytes: int = 64 * 1024
-    # How long a verified API key is trusted without looking it up again.
-    auth_cache_ttl_s: float = 5.0
+    # How long a verified API key is trusted without looking it up again; a
+    # revocation or suspension empties every replica's cache at once anyway.
+    auth_cache_ttl_s: float = 60.0
+    # Bearer token of the operator API (/admin/v1); empty: the operator API is off.
+    admin_token: str = ""
     shutdown_grace_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -53,10 +57,24 @@ class WebhookConfig:
         72000.0,
         86400.0,
     )
+    # CIDRs a webhook URL may resolve to although they are not public (the
+    # SSRF guard refuses loopback, private, link-local... addresses otherwise).
+    allowed_private_networks: tuple[str, ...] = ()
+    # How often the retry poller looks for due deliveries when nothing woke it.
+    poll_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.concurrency < 1:
             raise ValueError("timeout_s must be positive and concurrency >= 1")
+        if self.poll_interval_s <= 0:
+            raise ValueError("poll_interval_s must be positive")
+        if any(d < 0 for d in self.retry_delays_s):
+            raise ValueError("retry_delays_s must not be negative")
+        for cidr in self.allowed_private_networks:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"allowed_private_networks: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

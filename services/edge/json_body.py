@@ -12,9 +12,14 @@ from services.edge.problems import BadRequest
 
 
 async def read_object(
-    request: web.Request, required: frozenset[str], optional: frozenset[str]
-) -> dict[str, str]:
-    """The body as a dict of string fields, or a clear error naming what is wrong."""
+    request: web.Request,
+    required: frozenset[str],
+    optional: frozenset[str],
+    *,
+    strings: bool = True,
+) -> dict[str, Any]:
+    """The body as a dict with only known fields (all strings unless ``strings`` is off),
+    or a clear error naming what is wrong."""
     if request.content_type != "application/json":
         raise BadRequest(
             f"Content-Type must be application/json, got {request.content_type or 'none'}", 415
@@ -30,11 +35,12 @@ async def read_object(
         FieldViolation(k, "is not a known field") for k in data if k not in required | optional
     ]
     problems += [FieldViolation(k, "is required") for k in sorted(required) if k not in data]
-    problems += [
-        FieldViolation(k, "must be a string")
-        for k, v in data.items()
-        if k in required | optional and not isinstance(v, str)
-    ]
+    if strings:
+        problems += [
+            FieldViolation(k, "must be a string")
+            for k, v in data.items()
+            if k in required | optional and not isinstance(v, str)
+        ]
     if problems:
         raise InvalidArgument(
             "; ".join(f"{p.field}: {p.description}" for p in problems), tuple(problems)

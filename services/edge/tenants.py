@@ -1,18 +1,38 @@
-"""Tenants and API keys: creation, and the lookup behind every authenticated request."""
+"""Tenants and API keys: the operator's operations, and the lookup behind every request.
+
+Keys are 256-bit random secrets shown once; only their SHA-256 (enough for a
+secret of that entropy) and a short prefix (to tell keys apart) are stored.
+Every change that can refuse a key (revocation, suspension, new scopes or
+limits) sends a NOTIFY on ``AUTH_CHANNEL`` in its transaction, so every edge
+replica forgets what it cached the moment it commits.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
-from libs.ids import new_id
+from libs.errors import InvalidArgument, NotFound
+from libs.ids import is_id, new_id
 
 KEY_PREFIX = "og_live_"
 _PREFIX_SHOWN = len(KEY_PREFIX) + 6
+AUTH_CHANNEL = "omnigate_edge_auth"
+
+SCOPES = frozenset({"messages:read", "messages:write", "webhooks:read", "webhooks:write"})
+# Named sets an operator can give instead of listing scopes.
+SCOPE_PRESETS = {
+    "full": SCOPES,
+    "send-only": frozenset({"messages:write"}),
+    "read-only": frozenset({"messages:read", "webhooks:read"}),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +50,7 @@ class Tenant:
     status: str
     # None: the edge's default limit applies.
     limit: Limit | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +67,28 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    scopes: frozenset[str]
+    limit: Limit | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
 class NewTenant:
     tenant: Tenant
     api_key: str
+    key_id: str
     webhook_secret: str
 
 
@@ -56,41 +96,141 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def _new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
-
-
-def _new_webhook_secret() -> str:
-    # Standard Webhooks: "whsec_" + base64 of the raw HMAC key.
-    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-async def create_tenant(conn: asyncpg.Connection, name: str) -> NewTenant:
-    """A tenant with its first API key; the key is returned once and stored hashed."""
-    if not name.strip():
-        raise ValueError("tenant name must not be empty")
-    tenant = Tenant(new_id("ten"), name.strip(), "active")
-    secret = _new_webhook_secret()
-    key = _new_key()
-    async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO tenants (id, name, webhook_secret) VALUES ($1, $2, $3)",
-            tenant.id,
-            tenant.name,
-            secret,
-        )
-        await conn.execute(
-            "INSERT INTO api_keys (id, tenant_id, prefix, key_hash) VALUES ($1, $2, $3, $4)",
-            new_id("key"),
-            tenant.id,
-            key[:_PREFIX_SHOWN],
-            hash_key(key),
-        )
-    return NewTenant(tenant, key, secret)
+def resolve_scopes(requested: Sequence[str]) -> frozenset[str]:
+    """Scopes named directly or by preset; an unknown one is an InvalidArgument."""
+    scopes: set[str] = set()
+    for name in requested:
+        if name in SCOPE_PRESETS:
+            scopes |= SCOPE_PRESETS[name]
+        elif name in SCOPES:
+            scopes.add(name)
+        else:
+            known = ", ".join(sorted(SCOPES | SCOPE_PRESETS.keys()))
+            raise InvalidArgument.for_field("scopes", f"unknown scope {name!r}; known: {known}")
+    if not scopes:
+        raise InvalidArgument.for_field("scopes", "must name at least one scope")
+    return frozenset(scopes)
 
 
 def _limit(per_s: float | None, burst: int | None) -> Limit | None:
     return Limit(per_s, burst or max(1, int(per_s))) if per_s else None
+
+
+def _tenant(row: asyncpg.Record) -> Tenant:
+    return Tenant(
+        row["id"], row["name"], row["status"],
+        _limit(row["rate_limit_per_s"], row["rate_limit_burst"]), row["created_at"],
+    )  # fmt: skip
+
+
+def _key(row: asyncpg.Record) -> ApiKey:
+    return ApiKey(
+        row["id"], row["tenant_id"], row["name"], row["prefix"], frozenset(row["scopes"]),
+        _limit(row["rate_limit_per_s"], row["rate_limit_burst"]), row["created_at"],
+        row["revoked_at"],
+    )  # fmt: skip
+
+
+async def _notify(conn: asyncpg.Connection, what: str) -> None:
+    await conn.execute("SELECT pg_notify($1, $2)", AUTH_CHANNEL, what)
+
+
+async def create_tenant(
+    conn: asyncpg.Connection, name: str, limit: Limit | None = None
+) -> NewTenant:
+    """A tenant with its first (full-scope) API key; the key is returned once."""
+    if not name.strip():
+        raise InvalidArgument.for_field("name", "must not be empty")
+    tenant_id = new_id("ten")
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "INSERT INTO tenants (id, name, webhook_secret, rate_limit_per_s, rate_limit_burst)"
+            " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+            tenant_id, name.strip(), secret,
+            limit.per_s if limit else None, limit.burst if limit else None,
+        )  # fmt: skip
+        first = await create_key(conn, tenant_id, name="default", scopes=SCOPES)
+    return NewTenant(_tenant(row), first.secret, first.key.id, secret)
+
+
+async def get_tenant(conn: asyncpg.Connection, tenant_id: str) -> Tenant:
+    row = await conn.fetchrow("SELECT * FROM tenants WHERE id = $1", tenant_id)
+    if row is None:
+        raise NotFound(f"tenant {tenant_id!r} not found")
+    return _tenant(row)
+
+
+async def list_tenants(conn: asyncpg.Connection, limit: int, after_id: str | None) -> list[Tenant]:
+    rows = await conn.fetch(
+        "SELECT * FROM tenants WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
+        after_id, limit,
+    )  # fmt: skip
+    return [_tenant(r) for r in rows]
+
+
+async def update_tenant(
+    conn: asyncpg.Connection, tenant_id: str, changes: dict[str, Any]
+) -> Tenant:
+    """Apply ``changes`` (name, status, rate_limit_per_s, rate_limit_burst)."""
+    allowed = {"name", "status", "rate_limit_per_s", "rate_limit_burst"}
+    assert set(changes) <= allowed, changes
+    if not changes:
+        return await get_tenant(conn, tenant_id)
+    sets = ", ".join(f"{col} = ${i}" for i, col in enumerate(changes, start=2))
+    if "status" in changes:
+        sets += ", suspended_at = CASE WHEN status = 'suspended' THEN now() END"
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            f"UPDATE tenants SET {sets} WHERE id = $1 RETURNING *", tenant_id, *changes.values()
+        )
+        if row is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        await _notify(conn, tenant_id)
+    return _tenant(row)
+
+
+async def create_key(
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    *,
+    name: str = "",
+    scopes: frozenset[str] = SCOPES,
+    limit: Limit | None = None,
+) -> NewKey:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = await conn.fetchrow(
+        "INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, scopes,"
+        " rate_limit_per_s, rate_limit_burst)"
+        " SELECT $1, id, $3, $4, $5, $6, $7, $8 FROM tenants WHERE id = $2 RETURNING *",
+        new_id("key"), tenant_id, name, secret[:_PREFIX_SHOWN], hash_key(secret),
+        sorted(scopes), limit.per_s if limit else None, limit.burst if limit else None,
+    )  # fmt: skip
+    if row is None:
+        raise NotFound(f"tenant {tenant_id!r} not found")
+    return NewKey(_key(row), secret)
+
+
+async def list_keys(conn: asyncpg.Connection, tenant_id: str) -> list[ApiKey]:
+    await get_tenant(conn, tenant_id)
+    rows = await conn.fetch("SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY id", tenant_id)
+    return [_key(r) for r in rows]
+
+
+async def revoke_key(conn: asyncpg.Connection, tenant_id: str, key_id: str) -> ApiKey:
+    """Revoke at once on every replica (idempotent: revoking twice keeps the first time)."""
+    if not is_id(key_id, "key"):
+        raise NotFound(f"key {key_id!r} not found")
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())"
+            " WHERE tenant_id = $1 AND id = $2 RETURNING *",
+            tenant_id, key_id,
+        )  # fmt: skip
+        if row is None:
+            raise NotFound(f"key {key_id!r} not found")
+        await _notify(conn, key_id)
+    return _key(row)
 
 
 async def principal_for_key(conn: asyncpg.Connection, key: str) -> Principal | None:

@@ -88,7 +88,9 @@ async def test_late_sent_report_does_not_overwrite_delivered(pool: asyncpg.Pool)
     assert (await _status(pool, mid))[0] == st.DELIVERED
 
 
-async def test_receipt_before_its_submit_is_recorded_is_kept_and_applied(pool: asyncpg.Pool) -> None:
+async def test_receipt_before_its_submit_is_recorded_is_kept_and_applied(
+    pool: asyncpg.Pool,
+) -> None:
     mid = await _new(pool)
     assert await _receipt(pool, "abc3", st.DELIVERED) == -1  # kept as early
     due = await _submit(pool, mid, "abc3")

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
 from libs.errors import InvalidArgument
+from services.edge import idempotency
 from services.edge.auth import TENANT_KEY
 from services.edge.json_body import read_object
 from services.edge.representation import message_json
@@ -31,6 +32,7 @@ async def send_message(request: web.Request) -> web.Response:
             sender=data["from"],
             body=data["body"],
             status_callback=data.get("status_callback", ""),
+            idempotency_key=idempotency.key_of(request),
         )
     )
     response = _json(message_json(msg, with_history=True), status=201)

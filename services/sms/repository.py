@@ -36,6 +36,7 @@ class NewMessage:
     status: int
     status_callback: str
     created_at: datetime
+    idempotency_key: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         """The message as ``get_message`` would read it back right after the insert."""
@@ -97,45 +98,58 @@ class SegmentReport:
     received_at: datetime
 
 
-async def insert_messages(conn: asyncpg.Connection, messages: Sequence[NewMessage]) -> None:
-    """Insert new messages and their first transition (sequence 1)."""
+async def insert_messages(
+    conn: asyncpg.Connection, messages: Sequence[NewMessage]
+) -> dict[str, str]:
+    """Insert new messages and their first transition (sequence 1).
+
+    A message whose (tenant, idempotency key) already exists is not inserted;
+    returns, for each of those, the id of the message that has the key.
+    """
     cols = list(
         zip(
             *[
                 (
-                    m.id,
-                    m.tenant_id,
-                    m.direction,
-                    m.sender,
-                    m.recipient,
-                    m.body,
-                    m.encoding,
-                    m.segments,
-                    m.status,
-                    m.status_callback,
-                    m.created_at,
+                    m.id, m.tenant_id, m.direction, m.sender, m.recipient, m.body, m.encoding,
+                    m.segments, m.status, m.status_callback, m.created_at, m.idempotency_key,
                 )
                 for m in messages
             ],
             strict=True,
         )
-    )
-    await conn.execute(
+    )  # fmt: skip
+    inserted = await conn.fetch(
         "INSERT INTO messages (id, tenant_id, direction, sender, recipient, body, encoding,"
-        " segments, status, sequence, status_callback, created_at, updated_at)"
-        " SELECT i, t, d, s, r, b, e, g, st, 1, cb, c, c FROM unnest("
+        " segments, status, sequence, status_callback, created_at, updated_at, idempotency_key)"
+        " SELECT i, t, d, s, r, b, e, g, st, 1, cb, c, c, k FROM unnest("
         "$1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[], $7::int2[],"
-        " $8::int2[], $9::int2[], $10::text[], $11::timestamptz[])"
-        " AS u(i, t, d, s, r, b, e, g, st, cb, c)",
+        " $8::int2[], $9::int2[], $10::text[], $11::timestamptz[], $12::text[])"
+        " AS u(i, t, d, s, r, b, e, g, st, cb, c, k)"
+        " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+        " RETURNING id",
         *cols,
     )
-    await conn.execute(
-        "INSERT INTO message_transitions (message_id, sequence, status, occurred_at)"
-        " SELECT i, 1, s, c FROM unnest($1::text[], $2::int2[], $3::timestamptz[]) AS u(i, s, c)",
-        cols[0],
-        cols[8],
-        cols[10],
-    )
+    new_ids = {r["id"] for r in inserted}
+    if new_ids:
+        await conn.execute(
+            "INSERT INTO message_transitions (message_id, sequence, status, occurred_at)"
+            " SELECT i, 1, s, c FROM unnest($1::text[], $2::int2[], $3::timestamptz[])"
+            " AS u(i, s, c)",
+            *zip(
+                *[(m.id, m.status, m.created_at) for m in messages if m.id in new_ids], strict=True
+            ),
+        )
+    duplicates = [m for m in messages if m.id not in new_ids]
+    if not duplicates:
+        return {}
+    rows = await conn.fetch(
+        "SELECT m.id, m.tenant_id, m.idempotency_key FROM messages m"
+        " JOIN unnest($1::text[], $2::text[]) AS u(t, k)"
+        " ON m.tenant_id = u.t AND m.idempotency_key = u.k",
+        [m.tenant_id for m in duplicates], [m.idempotency_key for m in duplicates],
+    )  # fmt: skip
+    existing = {(r["tenant_id"], r["idempotency_key"]): r["id"] for r in rows}
+    return {m.id: existing[(m.tenant_id, m.idempotency_key)] for m in duplicates}
 
 
 async def get_message(

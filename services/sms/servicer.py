@@ -31,7 +31,7 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
     def __init__(self, pool: asyncpg.Pool, outbox: events.OutboxWriter) -> None:
         self._pool = pool
         self._outbox = outbox
-        self._inserts: MicroBatcher[tuple[repository.NewMessage, events.TraceHeaders], None]
+        self._inserts: MicroBatcher[tuple[repository.NewMessage, events.TraceHeaders], str | None]
         self._inserts = MicroBatcher(self._flush_inserts, max_size=256, max_delay_s=0.002)
 
     async def close(self) -> None:
@@ -54,30 +54,39 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
             status=st.QUEUED,
             status_callback=valid.status_callback,
             created_at=now,
+            idempotency_key=request.idempotency_key or None,
         )
         # The trace context is taken here, in the request's span, because the
         # flush runs in the batcher's task.
-        await self._inserts.submit((new, events.current_trace_headers()))
+        existing_id = await self._inserts.submit((new, events.current_trace_headers()))
+        if existing_id is not None:
+            # The same Idempotency-Key created this message before: answer with it.
+            return await self._get(request.tenant_id, existing_id)
         return message_from_row(new.as_row(), [new.first_transition()])
 
     async def _flush_inserts(
         self, items: Sequence[tuple[repository.NewMessage, events.TraceHeaders]]
-    ) -> list[None]:
+    ) -> list[str | None]:
         async with self._pool.acquire() as conn, conn.transaction():
-            await repository.insert_messages(conn, [m for m, _ in items])
-            await self._outbox.add(conn, [events.submit_command(m, h) for m, h in items])
+            existing = await repository.insert_messages(conn, [m for m, _ in items])
+            commands = [events.submit_command(m, h) for m, h in items if m.id not in existing]
+            if commands:
+                await self._outbox.add(conn, commands)
         self._outbox.wake()
-        return [None] * len(items)
+        return [existing.get(m.id) for m, _ in items]
 
     async def GetMessage(  # noqa: N802
         self, request: sms_pb2.GetMessageRequest, context: grpc.aio.ServicerContext
     ) -> sms_pb2.Message:
-        if not is_id(request.id, "msg"):
-            raise NotFound(f"message {request.id!r} not found")
+        return await self._get(request.tenant_id, request.id)
+
+    async def _get(self, tenant_id: str, message_id: str) -> sms_pb2.Message:
+        if not is_id(message_id, "msg"):
+            raise NotFound(f"message {message_id!r} not found")
         async with self._pool.acquire() as conn:
-            found = await repository.get_message(conn, request.tenant_id, request.id)
+            found = await repository.get_message(conn, tenant_id, message_id)
         if found is None:
-            raise NotFound(f"message {request.id!r} not found")
+            raise NotFound(f"message {message_id!r} not found")
         row, history = found
         return message_from_row(row, history)
 

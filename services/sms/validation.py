@@ -12,6 +12,7 @@ from services.sms.numbers import InvalidNumber, Sender, normalize_phone, normali
 
 MAX_BODY_CHARS = 1600
 MAX_URL_CHARS = 2048
+MAX_IDEMPOTENCY_KEY = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,10 @@ def validate_send(request: sms_pb2.SendMessageRequest) -> ValidSend:
         problem = _url_problem(callback)
         if problem:
             problems.append(FieldViolation("status_callback", problem))
+    if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+        problems.append(
+            FieldViolation("idempotency_key", f"must be at most {MAX_IDEMPOTENCY_KEY} characters")
+        )
     if problems:
         detail = "; ".join(f"{p.field}: {p.description}" for p in problems)
         raise InvalidArgument(detail, tuple(problems))

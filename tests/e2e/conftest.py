@@ -69,6 +69,11 @@ async def receiver(tenant: TenantCredentials) -> AsyncIterator[WebhookReceiver]:
 
 
 @pytest.fixture
+def platform_url(platform: Platform) -> str:
+    return platform.config.edge_url
+
+
+@pytest.fixture
 async def http(platform: Platform) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(base_url=platform.config.edge_url) as session:
         yield session

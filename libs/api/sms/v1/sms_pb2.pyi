@@ -106,18 +106,20 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., sender: _Optional[str] = ..., recipient: _Optional[str] = ..., body: _Optional[str] = ..., status: _Optional[_Union[MessageStatus, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., segments: _Optional[int] = ..., status_callback: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("tenant_id", "recipient", "sender", "body", "status_callback")
+    __slots__ = ("tenant_id", "recipient", "sender", "body", "status_callback", "idempotency_key")
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     RECIPIENT_FIELD_NUMBER: _ClassVar[int]
     SENDER_FIELD_NUMBER: _ClassVar[int]
     BODY_FIELD_NUMBER: _ClassVar[int]
     STATUS_CALLBACK_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     tenant_id: str
     recipient: str
     sender: str
     body: str
     status_callback: str
-    def __init__(self, tenant_id: _Optional[str] = ..., recipient: _Optional[str] = ..., sender: _Optional[str] = ..., body: _Optional[str] = ..., status_callback: _Optional[str] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, tenant_id: _Optional[str] = ..., recipient: _Optional[str] = ..., sender: _Optional[str] = ..., body: _Optional[str] = ..., status_callback: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class GetMessageRequest(_message.Message):
     __slots__ = ("tenant_id", "id")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextvars import ContextVar
 
 import orjson
 from opentelemetry import trace
+
+# Set by a server for the request it is handling, so every log line names it.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,6 +32,9 @@ class JsonFormatter(logging.Formatter):
         if ctx.is_valid:
             entry["trace_id"] = format(ctx.trace_id, "032x")
             entry["span_id"] = format(ctx.span_id, "016x")
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         extra = getattr(record, "fields", None)

@@ -11,7 +11,7 @@ from aiohttp import web
 from libs.api.sms.v1 import sms_pb2_grpc
 from libs.db import MigrationSource, create_pool, migrate
 from libs.grpc.client import open_channel
-from services.edge import messages, ratelimit
+from services.edge import idempotency, messages, openapi, ratelimit
 from services.edge.admin import create_admin_app
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
@@ -34,6 +34,7 @@ def create_app(settings: EdgeSettings) -> web.Application:
             problem_middleware,
             auth_middleware,
             ratelimit.ratelimit_middleware,
+            idempotency.idempotency_middleware,
         ],
         client_max_size=settings.http.max_body_bytes,
     )
@@ -56,9 +57,11 @@ def create_app(settings: EdgeSettings) -> web.Application:
         await channel.close()
 
     app.cleanup_ctx.extend([database, sms_channel])
+    idempotency.setup(app, lambda: app[POOL_KEY])
     ratelimit.setup(app, settings.ratelimit)
     messages.add_routes(app)
     webhooks_api.add_routes(app)
+    openapi.add_route(app, openapi.document())
     app.add_subapp("/admin/v1/", create_admin_app(settings.http.admin_token, lambda: app[POOL_KEY]))
     app.router.add_get("/healthz", _healthz)
     return app

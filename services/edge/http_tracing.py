@@ -7,6 +7,7 @@ A W3C ``traceparent`` from the caller is honoured.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -14,7 +15,10 @@ from aiohttp import web
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
+from libs.logs import request_id_var
+
 _tracer = trace.get_tracer("omnigate.edge")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 @web.middleware
@@ -34,10 +38,19 @@ async def tracing_middleware(
             "http.route": route,
         },
     ) as span:
-        request_id = request.headers.get("X-Request-Id") or "req_" + secrets.token_hex(12)
+        request_id = _request_id(request.headers.get("X-Request-Id"))
+        request_id_var.set(request_id)
+        span.set_attribute("http.request.header.x-request-id", request_id)
         response = await handler(request)
         span.set_attribute("http.response.status_code", response.status)
         if response.status >= 500:
             span.set_status(StatusCode.ERROR)
-        response.headers["X-Request-Id"] = request_id[:128]
+        response.headers["X-Request-Id"] = request_id
         return response
+
+
+def _request_id(given: str | None) -> str:
+    """The caller's id if it is safe to echo and log, else a fresh one."""
+    if given and _SAFE_ID.match(given):
+        return given
+    return "req_" + secrets.token_hex(12)

@@ -10,6 +10,23 @@ from aiohttp import web
 from libs.errors import FieldViolation, InvalidArgument
 from services.edge.problems import BadRequest
 
+# No request of ours needs more; deep nesting only costs parse time and memory.
+MAX_DEPTH = 16
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
 
 async def read_object(
     request: web.Request,
@@ -31,6 +48,8 @@ async def read_object(
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels")
     problems = [
         FieldViolation(k, "is not a known field") for k in data if k not in required | optional
     ]

@@ -9,6 +9,7 @@ list naming each bad field.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from libs import errors
 from libs.grpc.errors import from_rpc_error
+from libs.logs import request_id_var
 
 log = logging.getLogger("omnigate.edge")
 
@@ -55,6 +57,10 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> we
         "detail": detail,
         **extra,
     }
+    request_id = request_id_var.get()
+    if request_id:
+        # Quoting it to support finds the request in the logs at once.
+        body["request_id"] = request_id
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="omnigate"'
@@ -75,7 +81,8 @@ def problem_for(exc: errors.OmnigateError) -> web.Response:
         extra["errors"] = [{"field": v.field, "detail": v.description} for v in exc.violations]
     response = problem(status, slug, title, exc.detail, **extra)
     if isinstance(exc, errors.ResourceExhausted) and exc.retry_after_s is not None:
-        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        # Rounded up: a client that waits a rounded-down time would be refused again.
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return response
 
 

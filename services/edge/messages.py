@@ -24,6 +24,11 @@ def _json(data: object, status: int = 200) -> web.Response:
 
 async def send_message(request: web.Request) -> web.Response:
     data = await read_object(request, _SEND_REQUIRED, _SEND_OPTIONAL)
+    if data.get("status_callback") == "":
+        # gRPC cannot tell "" from absent; a client sending "" most likely has a bug.
+        raise InvalidArgument.for_field(
+            "status_callback", "must be an absolute http(s) URL; leave the field out for none"
+        )
     tenant = request[TENANT_KEY]
     msg = await request.app[SMS_KEY].SendMessage(
         sms_pb2.SendMessageRequest(

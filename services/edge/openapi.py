@@ -150,8 +150,17 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["to", "from", "body"],
+        "examples": [
+            {"to": "+447700900000", "from": "+447700900100", "body": "Your code is 123456"},
+            {"to": "+447700900001", "from": "Omnigate", "body": "Hello 👋"},
+        ],
         "properties": {
-            "to": {"type": "string", "description": "E.164 number, e.g. +14155552671"},
+            "to": {
+                "type": "string",
+                "description": "E.164 number, e.g. +14155552671 (spaces, dashes, dots and"
+                " parentheses are tolerated)",
+                "pattern": "^\\+[0-9 ().-]+$",
+            },
             "from": {
                 "type": "string",
                 "description": "E.164 number or alphanumeric sender ID (up to 11 characters)",
@@ -202,7 +211,15 @@ MESSAGE_PATHS: dict[str, Any] = {
                 "content": {"application/json": {"schema": _ref("SendMessage")}},
             },
             "responses": {
-                "201": _json_response("The message, queued.", _ref("Message")),
+                "201": _json_response("The message, queued.", _ref("Message"))
+                | {
+                    "links": {
+                        "GetMessage": {
+                            "operationId": "getMessage",
+                            "parameters": {"id": "$response.body#/id"},
+                        }
+                    }
+                },
                 **BODY_ERRORS,
                 **COMMON_ERRORS,
             },

@@ -103,6 +103,11 @@ async def test_carrier_outcomes_reach_the_message_status(
             422,
             "status_callback",
         ),
+        (
+            {"to": DELIVERED, "from": SENDER, "body": "x", "status_callback": ""},
+            422,
+            "status_callback",
+        ),
     ],
 )
 async def test_bad_input_is_a_problem_naming_the_field_and_stores_nothing(

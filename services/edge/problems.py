@@ -13,6 +13,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import grpc
 import orjson
 from aiohttp import web
@@ -100,6 +101,14 @@ async def problem_middleware(
         if exc.status < 400:
             raise
         return problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+    except TimeoutError:
+        log.warning("a dependency timed out on %s %s", request.method, request.path)
+        return problem_for(
+            errors.DeadlineExceeded("a service behind the API did not answer in time")
+        )
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+        log.warning("a dependency is unavailable on %s %s: %s", request.method, request.path, exc)
+        return problem_for(errors.Unavailable("a service behind the API is unavailable; retry"))
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal", "Internal error", "an unexpected error occurred")

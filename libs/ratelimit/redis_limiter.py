@@ -1,0 +1,131 @@
+"""GCRA buckets in Redis, shared by every process: one script call decides a request.
+
+The script runs atomically in Redis on Redis's own clock (``TIME``), so
+replicas with skewed clocks still share one timeline. It is loaded once
+(``SCRIPT LOAD``) and called by hash (``EVALSHA``); after a Redis restart or
+``SCRIPT FLUSH`` the ``NOSCRIPT`` answer makes it load again. A bucket's key
+expires once the bucket is full again, so idle subjects cost no memory.
+
+The keys of one call must live on one node (hash tags) if Redis is a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from libs.ratelimit.model import Bucket, BucketState, Decision, Reservation
+
+# KEYS: the buckets. ARGV[1]: "check" (all buckets or none) or "reserve" (each
+# bucket books its cost, never refuses); then per bucket: emission interval
+# (µs), tolerance = burst * interval (µs), cost. Times are µs as doubles,
+# exact to well below a µs at today's epoch.
+SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #KEYS
+local function store(key, tat)
+  redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+end
+if ARGV[1] == 'reserve' then
+  local out = {}
+  for i = 1, n do
+    local interval = tonumber(ARGV[3 * i - 1])
+    local tol = tonumber(ARGV[3 * i])
+    local cost = tonumber(ARGV[3 * i + 1])
+    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if tat < now then tat = now end
+    store(KEYS[i], tat + cost * interval)
+    out[i] = math.floor(tat + interval - tol - now)
+  end
+  return out
+end
+local out = {1}
+local tats = {}
+local allowed = true
+for i = 1, n do
+  local interval = tonumber(ARGV[3 * i - 1])
+  local tol = tonumber(ARGV[3 * i])
+  local cost = tonumber(ARGV[3 * i + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + cost * interval
+  local allow_at = new_tat - tol
+  tats[i] = {tat, new_tat, interval, tol}
+  if now + 0.001 >= allow_at then
+    out[3 * i - 1] = math.floor((now - allow_at) / interval + 1e-9)
+    out[3 * i] = math.floor(new_tat - now)
+    out[3 * i + 1] = 0
+  else
+    allowed = false
+    out[3 * i - 1] = math.max(0, math.floor((tol - (tat - now)) / interval + 1e-9))
+    out[3 * i] = math.floor(tat - now)
+    out[3 * i + 1] = math.ceil(allow_at - now)
+  end
+end
+if allowed then
+  for i = 1, n do store(KEYS[i], tats[i][2]) end
+else
+  out[1] = 0
+  for i = 1, n do
+    if out[3 * i + 1] == 0 then
+      -- Nothing was taken: a bucket that would have allowed still holds its units.
+      local tat, interval, tol = tats[i][1], tats[i][3], tats[i][4]
+      out[3 * i - 1] = math.floor((tol - (tat - now)) / interval + 1e-9)
+      out[3 * i] = math.floor(tat - now)
+    end
+  end
+end
+return out
+"""
+
+_US = 1_000_000.0
+
+
+class RedisLimiter:
+    """Buckets named ``{prefix}:ratelimit:{bucket.key}`` in Redis; one round trip per call."""
+
+    backend = "redis"
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:ratelimit:"
+        self._sha: str | None = None
+
+    async def check(self, buckets: Sequence[Bucket], cost: int = 1) -> Decision:
+        raw = await self._run("check", [(b, cost) for b in buckets])
+        states = tuple(
+            BucketState(
+                b,
+                int(raw[3 * i + 1]),
+                int(raw[3 * i + 2]) / _US,
+                int(raw[3 * i + 3]) / _US,
+            )
+            for i, b in enumerate(buckets)
+        )
+        return Decision(bool(raw[0]), states, self.backend)
+
+    async def reserve(self, requests: Sequence[tuple[Bucket, int]]) -> list[Reservation]:
+        raw = await self._run("reserve", requests)
+        return [
+            Reservation(int(first) / _US, bucket.rate.interval_s, cost)
+            for (bucket, cost), first in zip(requests, raw, strict=True)
+        ]
+
+    async def _run(self, mode: str, requests: Sequence[tuple[Bucket, int]]) -> list[int]:
+        keys = [self._prefix + b.key for b, _ in requests]
+        args: list[str | float | int] = [mode]
+        for bucket, cost in requests:
+            interval = bucket.rate.interval_s * _US
+            args += [interval, interval * bucket.rate.burst, cost]
+        if self._sha is None:
+            self._sha = await self._redis.script_load(SCRIPT)
+        try:
+            raw = await self._redis.evalsha(self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self._sha = await self._redis.script_load(SCRIPT)
+            raw = await self._redis.evalsha(self._sha, len(keys), *keys, *args)
+        result: list[int] = raw
+        return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from libs import config
 from libs.bus.config import BusConfig
@@ -22,12 +22,38 @@ class WorkerConfig:
     batch_delay_s: float = 0.005
     # How long SIGTERM waits for in-flight submissions to be recorded.
     drain_s: float = 15.0
+    # Messages per second from one sender number, across all workers (carriers
+    # require it); what exceeds it waits its turn. 0: unlimited, and no Redis call.
+    sender_rate_per_s: float = 0.0
+    sender_burst: int = 1
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.batch_delay_s < 0 or self.drain_s < 0:
             raise ValueError("batch_delay_s and drain_s must not be negative")
+        if self.sender_rate_per_s < 0 or self.sender_burst < 1:
+            raise ValueError("sender_rate_per_s must be >= 0 and sender_burst >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PacingConfig:
+    """Where the per-sender pacing is shared. Load with ``OMNIGATE_SMS_PACING_``.
+
+    Each Redis call is bounded by ``redis_timeout_s``; past it the worker paces
+    alone (per process) and tries Redis again every ``redis_retry_every_s``.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "omnigate"
+    redis_timeout_s: float = 0.05
+    redis_retry_every_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not self.redis_url or not self.key_prefix:
+            raise ValueError("redis_url and key_prefix must not be empty")
+        if not self.redis_timeout_s > 0 or not self.redis_retry_every_s > 0:
+            raise ValueError("redis_timeout_s and redis_retry_every_s must be > 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +87,7 @@ class WorkerSettings:
     worker: WorkerConfig
     telemetry: TelemetryConfig
     log_level: str = "info"
+    pacing: PacingConfig = field(default_factory=PacingConfig)
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
@@ -71,6 +98,7 @@ class WorkerSettings:
             worker=config.load(WorkerConfig, "OMNIGATE_SMS_WORKER_"),
             telemetry=TelemetryConfig.from_env(),
             log_level=config.load(_Log, "OMNIGATE_").log_level,
+            pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),
         )
 
 

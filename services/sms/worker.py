@@ -35,6 +35,7 @@ from libs.batching import MicroBatcher
 from libs.bus import Delivery
 from libs.errors import Unavailable
 from libs.ids import new_id
+from libs.ratelimit import Pacer
 from libs.smpp.errors import SmppError
 from libs.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from libs.smpp.receipt import (
@@ -80,10 +81,18 @@ class _Outcome:
 
 
 class SmsWorker:
-    def __init__(self, pool: asyncpg.Pool, outbox: events.OutboxWriter, smpp: Submitter) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        outbox: events.OutboxWriter,
+        smpp: Submitter,
+        pacer: Pacer | None = None,
+    ) -> None:
         self._pool = pool
         self._outbox = outbox
         self._smpp = smpp
+        # Per-sender pacing; None (no sender rate) keeps Redis off the hot path.
+        self._pacer = pacer
         self._reference = 0
         self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
             self._flush_receipts, max_size=500, max_delay_s=0.003
@@ -110,11 +119,15 @@ class SmsWorker:
             already = await repository.submitted_segments(conn, retaken) if retaken else {}
         if retaken:
             log.warning("resubmitting %d messages an earlier attempt took", len(retaken))
+        taken = [(d, c) for d, c in commands.items() if c.message_id in claimed]
+        waits = [0.0] * len(taken)
+        if self._pacer is not None and taken:
+            # One booking for the whole batch: a message over its sender's rate waits its turn.
+            waits = await self._pacer.waits([c.sender for _, c in taken])
         outcomes = await asyncio.gather(
             *(
-                self._submit_message(d, c, already.get(c.message_id, set()))
-                for d, c in commands.items()
-                if c.message_id in claimed
+                self._submit_message(d, c, already.get(c.message_id, set()), wait_s)
+                for (d, c), wait_s in zip(taken, waits, strict=True)
             )
         )
         await self._record_outcomes(outcomes)
@@ -125,7 +138,11 @@ class SmsWorker:
         }
 
     async def _submit_message(
-        self, delivery: Delivery, command: events_pb2.SubmitMessage, done: set[int]
+        self,
+        delivery: Delivery,
+        command: events_pb2.SubmitMessage,
+        done: set[int],
+        wait_s: float = 0.0,
     ) -> _Outcome:
         outcome = _Outcome(delivery, command, [])
         with _tracer.start_as_current_span(
@@ -133,6 +150,8 @@ class SmsWorker:
             context=delivery.trace_context,
             attributes={"omnigate.message.id": command.message_id},
         ):
+            if wait_s > 0:
+                await asyncio.sleep(wait_s)
             try:
                 pdus = self._pdus(command)
             except (InvalidNumber, ValueError) as exc:

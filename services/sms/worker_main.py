@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from redis.asyncio import Redis
+
 from libs import lifecycle
 from libs.bus import BatchConsumer, Bus, OutboxRelay
 from libs.db import create_pool
 from libs.logs import setup_logging
 from libs.metrics import MetricsConfig, serve_metrics
+from libs.ratelimit import FallbackLimiter, Pacer, Rate, RedisLimiter
 from libs.smpp.client import SmppClient
 from libs.telemetry import setup_telemetry
 from services.sms.config import WorkerSettings
@@ -34,7 +37,8 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     outbox = RelayOutbox(relay)
     # The client calls the worker back for receipts, and only once started.
     smpp = SmppClient(settings.smpp, lambda pdu: worker.on_deliver(pdu))
-    worker = SmsWorker(pool, outbox, smpp)
+    redis, pacer = _sender_pacing(settings)
+    worker = SmsWorker(pool, outbox, smpp, pacer)
     await smpp.start()
     consumer = BatchConsumer(
         bus,
@@ -55,6 +59,25 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     await relay.stop()
     await bus.close()
     await pool.close()
+    if redis is not None:
+        await redis.aclose()
+
+
+def _sender_pacing(settings: WorkerSettings) -> tuple[Redis | None, Pacer | None]:
+    """The per-sender pacer shared through Redis, or none when no sender rate is set."""
+    if settings.worker.sender_rate_per_s <= 0:
+        return None, None
+    pacing = settings.pacing
+    redis = Redis.from_url(pacing.redis_url, socket_connect_timeout=pacing.redis_timeout_s)
+    limiter = FallbackLimiter(
+        RedisLimiter(redis, pacing.key_prefix),
+        name="sms-sender",
+        timeout_s=pacing.redis_timeout_s,
+        retry_every_s=pacing.redis_retry_every_s,
+    )
+    rate = Rate(settings.worker.sender_rate_per_s, settings.worker.sender_burst)
+    log.info("pacing each sender to %g messages/s", rate.per_s)
+    return redis, Pacer(limiter, rate, "sms:sender")
 
 
 def main() -> None:

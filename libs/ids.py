@@ -20,7 +20,7 @@ _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 _BODY_LEN = 26
 
 PREFIXES = frozenset(
-    {"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "att"}
+    {"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "dlv", "att"}
 )
 
 _lock = threading.Lock()

@@ -48,6 +48,9 @@ class PlatformConfig:
     sms_workers: int = 1
     edges: int = 1
     webhook_retry_delays_s: str = ""
+    # Let webhooks go to 127.0.0.0/8 (the SSRF guard refuses it otherwise): for
+    # tests and benchmarks, whose receivers run on this machine.
+    allow_loopback_webhooks: bool = False
     traces_file: str = ""
     # Bearer token of the operator API (/admin/v1); a fresh random one by default.
     admin_token: str = field(default_factory=lambda: "opr_" + secrets.token_urlsafe(24))
@@ -64,6 +67,13 @@ class PlatformConfig:
             "sms_grpc_port": free_port(),
             "smsc_port": free_port(),
             "smsc_control_port": free_port(),
+            "allow_loopback_webhooks": True,
+            # Tests and benchmarks drive one tenant far past the product's default
+            # request limit; a test of limits sets its tenant's own in the database.
+            "extra_env": {
+                "OMNIGATE_RATELIMIT_DEFAULT_PER_S": "1000000",
+                "OMNIGATE_RATELIMIT_DEFAULT_BURST": "1000000",
+            },
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -105,12 +115,15 @@ class Platform:
                 "OMNIGATE_BUS_URL": c.amqp_url,
                 "OMNIGATE_BUS_PREFIX": c.bus_prefix,
                 "OMNIGATE_RATELIMIT_KEY_PREFIX": c.bus_prefix,
+                "OMNIGATE_SMS_PACING_KEY_PREFIX": c.bus_prefix,
                 "OTEL_SERVICE_NAME": service,
             }
         )
         if c.traces_file:
             env["OTEL_TRACES_EXPORTER"] = "jsonl"
             env["OMNIGATE_TRACES_FILE"] = c.traces_file
+        if c.allow_loopback_webhooks and service in ("edge", "webhooks"):
+            env["OMNIGATE_WEBHOOKS_ALLOWED_PRIVATE_NETWORKS"] = "127.0.0.0/8"
         env.update(c.extra_env)
         return env
 

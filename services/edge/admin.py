@@ -8,7 +8,6 @@ shown once, at creation; afterwards only their prefix is listed.
 
 from __future__ import annotations
 
-import base64
 import hmac
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -21,6 +20,7 @@ from aiohttp import web
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
 from services.edge import tenants
 from services.edge.json_body import read_object
+from services.edge.pagination import list_body, page_args
 from services.edge.tenants import ApiKey, Limit, Tenant
 
 POOL_KEY = web.AppKey("admin_pool", asyncpg.Pool)
@@ -102,15 +102,12 @@ async def create_tenant(request: web.Request) -> web.Response:
 
 
 async def list_tenants(request: web.Request) -> web.Response:
-    size = _page_size(request)
-    after = _decode_cursor(request.query["page_token"]) if "page_token" in request.query else None
+    size, after = page_args(request, "ten")
     async with request.app[POOL_KEY].acquire() as conn:
         rows = await tenants.list_tenants(conn, size + 1, after)
-    page = rows[:size]
-    token = _encode_cursor(page[-1].id) if len(rows) > size else None
-    return _json(
-        {"object": "list", "data": [tenant_json(t) for t in page], "next_page_token": token}
-    )
+    items = rows[:size]
+    last = items[-1].id if len(rows) > size else None
+    return _json(list_body(request, [tenant_json(t) for t in items], size, last))
 
 
 async def get_tenant(request: web.Request) -> web.Response:
@@ -170,24 +167,6 @@ async def revoke_key(request: web.Request) -> web.Response:
             conn, request.match_info["tenant_id"], request.match_info["key_id"]
         )
     return _json(key_json(key))
-
-
-def _page_size(request: web.Request) -> int:
-    raw = request.query.get("page_size", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise InvalidArgument.for_field("page_size", "must be a whole number from 1 to 1000")
-    return int(raw)
-
-
-def _encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument.for_field("page_token", "is not a valid cursor") from exc
 
 
 @web.middleware

@@ -18,6 +18,7 @@ from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
 from services.edge.problems import problem_middleware
 from services.edge.webhooks import api as webhooks_api
+from services.edge.webhooks import openapi as webhooks_openapi
 
 MIGRATIONS = MigrationSource("edge", Path(__file__).parent / "migrations")
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
@@ -60,8 +61,8 @@ def create_app(settings: EdgeSettings) -> web.Application:
     idempotency.setup(app, lambda: app[POOL_KEY])
     ratelimit.setup(app, settings.ratelimit)
     messages.add_routes(app)
-    webhooks_api.add_routes(app)
-    openapi.add_route(app, openapi.document())
+    webhooks_api.add_routes(app, settings.webhooks)
+    openapi.add_route(app, openapi.document(webhooks_openapi.PATHS, webhooks_openapi.SCHEMAS))
     app.add_subapp("/admin/v1/", create_admin_app(settings.http.admin_token, lambda: app[POOL_KEY]))
     app.router.add_get("/healthz", _healthz)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -28,15 +29,28 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+# A field's JSON type check, and how to say what it must be.
+TypeCheck = tuple[Callable[[Any], bool], str]
+STRING: TypeCheck = (lambda v: isinstance(v, str), "must be a string")
+
+
 async def read_object(
     request: web.Request,
     required: frozenset[str],
     optional: frozenset[str],
     *,
     strings: bool = True,
+    types: Mapping[str, TypeCheck] | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
-    """The body as a dict with only known fields (all strings unless ``strings`` is off),
-    or a clear error naming what is wrong."""
+    """The body as a dict with only known fields, or a clear error naming what is wrong.
+
+    Fields are checked with ``types`` when given, else must all be strings
+    (unless ``strings`` is off and the caller checks them). ``allow_empty``:
+    a request without a body reads as ``{}`` (for POSTs with only optional fields).
+    """
+    if allow_empty and not required and not request.body_exists:
+        return {}
     if request.content_type != "application/json":
         raise BadRequest(
             f"Content-Type must be application/json, got {request.content_type or 'none'}", 415
@@ -54,12 +68,13 @@ async def read_object(
         FieldViolation(k, "is not a known field") for k in data if k not in required | optional
     ]
     problems += [FieldViolation(k, "is required") for k in sorted(required) if k not in data]
-    if strings:
-        problems += [
-            FieldViolation(k, "must be a string")
-            for k, v in data.items()
-            if k in required | optional and not isinstance(v, str)
-        ]
+    checks = types if types is not None else ({} if not strings else None)
+    for k, v in data.items():
+        if k not in required | optional:
+            continue
+        check, say = STRING if checks is None else checks.get(k, (lambda _: True, ""))
+        if not check(v):
+            problems.append(FieldViolation(k, say))
     if problems:
         raise InvalidArgument(
             "; ".join(f"{p.field}: {p.description}" for p in problems), tuple(problems)

@@ -21,7 +21,7 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _ref(name: str) -> dict[str, str]:
+def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -29,11 +29,11 @@ def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
-        "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        "content": {"application/problem+json": {"schema": ref("Problem")}},
     }
 
 
-def _json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+def json_response(description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {
@@ -53,8 +53,9 @@ COMMON_ERRORS: dict[str, Any] = {
     "503": {"$ref": "#/components/responses/Unavailable"},
     "504": {"$ref": "#/components/responses/Timeout"},
 }
-# Errors of routes that take a JSON body.
+# Errors of routes that take a JSON body (409: the Idempotency-Key's first request still runs).
 BODY_ERRORS: dict[str, Any] = {
+    "409": {"$ref": "#/components/responses/Conflict"},
     "400": {"$ref": "#/components/responses/Malformed"},
     "413": {"$ref": "#/components/responses/TooLarge"},
     "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
@@ -133,7 +134,7 @@ SCHEMAS: dict[str, Any] = {
             "sequence": {"type": "integer"},
             "created_at": _TIME,
             "updated_at": _TIME,
-            "status_history": {"type": "array", "items": _ref("StatusTransition")},
+            "status_history": {"type": "array", "items": ref("StatusTransition")},
         },
     },
     "MessageList": {
@@ -141,7 +142,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["object", "data", "next_page_token", "next_page_url"],
         "properties": {
             "object": {"const": "list"},
-            "data": {"type": "array", "items": _ref("Message")},
+            "data": {"type": "array", "items": ref("Message")},
             "next_page_token": _NULLABLE_STRING,
             "next_page_url": _NULLABLE_STRING,
         },
@@ -176,6 +177,7 @@ RESPONSES: dict[str, Any] = {
     "Unauthenticated": _problem("No, unknown or revoked API key."),
     "Forbidden": _problem("The API key lacks the scope this route needs."),
     "NotFound": _problem("No such resource (or another tenant's)."),
+    "Conflict": _problem("The resource's state or a limit forbids this."),
     "TooLarge": _problem("The request body is too large."),
     "UnsupportedMediaType": _problem("Content-Type is not application/json."),
     "ValidationError": _problem("A field is missing, unknown or invalid."),
@@ -208,10 +210,10 @@ MESSAGE_PATHS: dict[str, Any] = {
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": _ref("SendMessage")}},
+                "content": {"application/json": {"schema": ref("SendMessage")}},
             },
             "responses": {
-                "201": _json_response("The message, queued.", _ref("Message"))
+                "201": json_response("The message, queued.", ref("Message"))
                 | {
                     "links": {
                         "GetMessage": {
@@ -230,7 +232,7 @@ MESSAGE_PATHS: dict[str, Any] = {
             "tags": ["Messages"],
             "parameters": PAGE_PARAMETERS,
             "responses": {
-                "200": _json_response("A page of messages.", _ref("MessageList")),
+                "200": json_response("A page of messages.", ref("MessageList")),
                 "422": {"$ref": "#/components/responses/ValidationError"},
                 **COMMON_ERRORS,
             },
@@ -245,7 +247,7 @@ MESSAGE_PATHS: dict[str, Any] = {
                 {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
-                "200": _json_response("The message.", _ref("Message")),
+                "200": json_response("The message.", ref("Message")),
                 "404": {"$ref": "#/components/responses/NotFound"},
                 **COMMON_ERRORS,
             },

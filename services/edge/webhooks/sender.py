@@ -1,26 +1,29 @@
-"""Status webhooks: each status event becomes a signed POST to the message's callback.
+"""Status webhooks on the wire: the payload, the signatures, one POST and what came of it.
 
 Payloads and headers follow the Standard Webhooks specification: body
 ``{type, timestamp, data}`` with ``type`` like ``message.delivered``;
-``webhook-id`` is the bus event's id, so it is the same on every retry and a
+``webhook-id`` is the delivery's id, the same on every attempt, so a
 receiver can drop duplicates; ``webhook-signature`` is ``v1,`` + HMAC-SHA256
-of ``id.timestamp.body`` under the tenant's ``whsec_`` secret, made by the
-``standardwebhooks`` reference library. ``data.sequence`` increases with
-every transition of the message, so a receiver can order callbacks that
-arrive out of order.
+of ``id.timestamp.body`` under each ``whsec_`` secret in force, separated by
+spaces (two during a secret rotation), made by the ``standardwebhooks``
+reference library. ``data.sequence`` increases with every transition of the
+message, so a receiver can order callbacks that arrive out of order.
 
-A 2xx answer is success; redirects are not followed; anything else (or a
-timeout) raises ``DeliveryFailed``, which is retryable: the bus consumer
-re-queues the event along the backoff ladder of ``WebhookConfig``, and what
-still fails after the last step lands in the dead-letter queue.
+A 2xx answer is success; redirects are not followed (a 3xx is a failure);
+410 means the receiver is gone for good; 429 and 503 may say when to come
+back (``Retry-After``). ``post`` never raises for the receiver's sake: it
+returns an ``Outcome`` the dispatcher records and schedules from.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import aiohttp
 import orjson
@@ -29,22 +32,40 @@ from opentelemetry.trace import SpanKind
 from standardwebhooks import Webhook
 
 from libs.api.sms.v1 import events_pb2
-from libs.bus.message import Delivery
-from libs.errors import FailedPrecondition, OmnigateError
 from services.edge.representation import STATUS_NAMES, message_json, rfc3339
+from services.edge.webhooks.ssrf import BlockedAddress, Network, UnsafeUrl, check_url_syntax
 
 log = logging.getLogger("omnigate.edge.webhooks")
 _tracer = trace.get_tracer("omnigate.edge.webhooks")
 
 USER_AGENT = "Omnigate-Webhooks/1"
+# What is kept of a failure's description in the attempts table.
+_MAX_ERROR = 500
 
-SecretLookup = Callable[[str], Awaitable[str | None]]
+
+class Result(enum.Enum):
+    SUCCEEDED = "succeeded"
+    # Worth trying again later (5xx, 429, timeout, connection refused, 3xx...).
+    RETRY = "retry"
+    # 410: the receiver says the endpoint is gone; it gets disabled.
+    GONE = "gone"
+    # Never worth retrying: the URL is not allowed (SSRF guard) or cannot be signed for.
+    REFUSED = "refused"
 
 
-class DeliveryFailed(OmnigateError):
-    """The receiver did not answer 2xx in time; a later attempt may succeed."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    result: Result
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    # From Retry-After on 429/503: the receiver's own idea of when to retry.
+    retry_after_s: float | None = None
 
-    retryable = True
+
+def status_event_type(event: events_pb2.MessageStatusChanged) -> str:
+    return f"message.{STATUS_NAMES[event.transition.status]}"
 
 
 def status_payload(event: events_pb2.MessageStatusChanged) -> bytes:
@@ -55,7 +76,7 @@ def status_payload(event: events_pb2.MessageStatusChanged) -> bytes:
     data["error_message"] = event.transition.error_message or None
     return orjson.dumps(
         {
-            "type": "message." + STATUS_NAMES[event.transition.status],
+            "type": status_event_type(event),
             "timestamp": rfc3339(event.transition.occurred_at),
             "data": data,
         }
@@ -63,39 +84,78 @@ def status_payload(event: events_pb2.MessageStatusChanged) -> bytes:
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    return Webhook(secret).sign(webhook_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
+    signature: str = Webhook(secret).sign(
+        webhook_id, datetime.fromtimestamp(timestamp, UTC), body.decode()
+    )
+    return signature
+
+
+def sign_all(secrets: Sequence[str], webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: one ``v1,<sig>`` per secret, space-separated."""
+    return " ".join(sign(s, webhook_id, timestamp, body) for s in secrets)
+
+
+def retry_after_s(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _refused(error: str) -> Outcome:
+    return Outcome(Result.REFUSED, datetime.now(UTC), 0, error=error[:_MAX_ERROR])
 
 
 class WebhookSender:
+    """POSTs signed webhooks through one shared session (whose resolver is the SSRF guard)."""
+
     def __init__(
-        self, session: aiohttp.ClientSession, secret_of: SecretLookup, timeout_s: float
+        self,
+        session: aiohttp.ClientSession,
+        timeout_s: float,
+        allowed: tuple[Network, ...] = (),
     ) -> None:
         self._session = session
-        self._secret_of = secret_of
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._allowed = allowed
 
-    async def handle(self, delivery: Delivery) -> None:
-        if delivery.type != events_pb2.MessageStatusChanged.DESCRIPTOR.full_name:
-            return
-        event = events_pb2.MessageStatusChanged.FromString(delivery.body)
-        url = event.message.status_callback
-        if not url:
-            return
-        secret = await self._secret_of(event.message.tenant_id)
-        if secret is None:
-            # A tenant that no longer exists cannot be signed for; retrying won't help.
-            raise FailedPrecondition(f"tenant {event.message.tenant_id} has no signing secret")
-        await self.post(url, delivery.message_id, secret, status_payload(event))
-
-    async def post(self, url: str, webhook_id: str, secret: str, body: bytes) -> None:
+    async def post(self, url: str, webhook_id: str, secrets: Sequence[str], body: bytes) -> Outcome:
+        try:
+            # IP literals never reach the resolver, so they are checked here.
+            check_url_syntax(url, self._allowed)
+        except UnsafeUrl as exc:
+            return _refused(f"url {exc}")
+        if not secrets:
+            return _refused("no signing secret")
         timestamp = int(time.time())
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             "webhook-id": webhook_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, webhook_id, timestamp, body),
+            "webhook-signature": sign_all(secrets, webhook_id, timestamp, body),
         }
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+
+        def done(
+            result: Result,
+            status_code: int | None = None,
+            error: str | None = None,
+            after: float | None = None,
+        ) -> Outcome:
+            ms = int((time.monotonic() - started) * 1000)
+            return Outcome(result, started_at, ms, status_code, error, after)
+
         with _tracer.start_as_current_span(
             "POST",
             kind=SpanKind.CLIENT,
@@ -106,13 +166,25 @@ class WebhookSender:
                     url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
                 ) as response:
                     await response.read()
-                    span.set_attribute("http.response.status_code", response.status)
-                    if 200 <= response.status < 300:
-                        return
-                    if response.status == 410:
-                        # The receiver says the endpoint is gone for good.
-                        log.warning("webhook endpoint gone (410), not retried: %s", url)
-                        return
-                    raise DeliveryFailed(f"{url} answered {response.status}")
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, BlockedAddress):
+                    return done(Result.REFUSED, error=f"url {exc.os_error}"[:_MAX_ERROR])
+                return done(Result.RETRY, error=f"{type(exc).__name__}: {exc}"[:_MAX_ERROR])
             except (aiohttp.ClientError, TimeoutError) as exc:
-                raise DeliveryFailed(f"{url}: {type(exc).__name__}: {exc}") from exc
+                return done(Result.RETRY, error=f"{type(exc).__name__}: {exc}"[:_MAX_ERROR])
+            status = response.status
+            span.set_attribute("http.response.status_code", status)
+            if 200 <= status < 300:
+                return done(Result.SUCCEEDED, status_code=status)
+            if status == 410:
+                log.warning("webhook endpoint gone (410), not retried: %s", url)
+                return done(Result.GONE, status_code=status, error="receiver answered 410 Gone")
+            after = None
+            if status in (429, 503):
+                after = retry_after_s(response.headers.get("Retry-After"))
+            return done(
+                Result.RETRY,
+                status_code=status,
+                error=f"receiver answered {status}",
+                after=after,
+            )

@@ -1,0 +1,299 @@
+"""From status events to recorded webhook deliveries, attempted at once and retried from the DB.
+
+For each ``MessageStatusChanged`` event the bus hands over, the destinations
+are the tenant's enabled endpoints whose event types match, plus the
+message's own ``status_callback`` (signed with the tenant's secret). Their
+delivery rows are inserted in micro-batches and committed before the event
+is acked, so nothing accepted is lost; then each gets its first attempt
+straight away in this process, without waiting for the poller.
+
+Attempts and their outcomes are recorded in micro-batches too. Failed
+deliveries stay ``pending`` with a ``next_attempt_at``; the poller claims
+due ones (``FOR UPDATE SKIP LOCKED``), so retries survive restarts and are
+shared by every sender process. It polls every ``poll_interval_s``, sooner
+when a retry this process scheduled comes due or a re-send is NOTIFYed.
+
+Tenants' endpoints and secrets are cached for a few seconds, and dropped
+at once when the edge NOTIFYs a change to a tenant's endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import asyncpg
+
+from libs.api.sms.v1 import events_pb2
+from libs.batching import MicroBatcher
+from libs.bus.message import Delivery
+from libs.ids import new_id
+from services.edge import tenants
+from services.edge.config import WebhookConfig
+from services.edge.webhooks import endpoints, store
+from services.edge.webhooks.endpoints import Endpoint
+from services.edge.webhooks.retries import FAILED, Decision, decide
+from services.edge.webhooks.sender import WebhookSender, status_event_type, status_payload
+from services.edge.webhooks.store import AttemptRecord, Job, NewDelivery
+
+log = logging.getLogger("omnigate.edge.webhooks")
+
+STATUS_EVENT = events_pb2.MessageStatusChanged.DESCRIPTOR.full_name
+CACHE_TTL_S = 5.0
+# How long past its timeout an attempt in progress keeps its delivery from the poller.
+LEASE_MARGIN_S = 30.0
+_CLAIM_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _TenantHooks:
+    expires: float
+    secret: str | None
+    endpoints: tuple[Endpoint, ...]
+
+
+class TenantCache:
+    """Each tenant's signing secret and webhook endpoints, for ``ttl_s`` or until NOTIFYed."""
+
+    def __init__(self, pool: asyncpg.Pool, ttl_s: float = CACHE_TTL_S) -> None:
+        self._pool = pool
+        self._ttl_s = ttl_s
+        self._cache: dict[str, _TenantHooks] = {}
+
+    def invalidate(self, tenant_id: str | None = None) -> None:
+        if tenant_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(tenant_id, None)
+
+    async def get_many(self, tenant_ids: Sequence[str]) -> dict[str, _TenantHooks]:
+        now = time.monotonic()
+        found = {t: h for t in tenant_ids if (h := self._cache.get(t)) and h.expires > now}
+        missing = sorted(set(tenant_ids) - found.keys())
+        if missing:
+            async with self._pool.acquire() as conn:
+                secrets = await tenants.webhook_secrets(conn, missing)
+                of_tenant = await endpoints.of_tenants(conn, missing)
+            for t in missing:
+                hooks = _TenantHooks(now + self._ttl_s, secrets.get(t), tuple(of_tenant[t]))
+                self._cache[t] = found[t] = hooks
+        return found
+
+    async def get(self, tenant_id: str) -> _TenantHooks:
+        return (await self.get_many([tenant_id]))[tenant_id]
+
+
+@dataclass(frozen=True, slots=True)
+class _Event:
+    tenant_id: str
+    event_id: str
+    event_type: str
+    payload: bytes
+    callback_url: str
+
+
+@dataclass
+class Dispatcher:
+    pool: asyncpg.Pool
+    sender: WebhookSender
+    config: WebhookConfig
+    cache: TenantCache = field(init=False)
+    _inserts: MicroBatcher[_Event, list[Job]] = field(init=False)
+    _records: MicroBatcher[AttemptRecord, None] = field(init=False)
+    _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+    # Set while fewer than ``concurrency`` attempts are in progress.
+    _room: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _wake: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    _stopping: bool = field(init=False, default=False)
+    _poller: asyncio.Task[None] | None = field(init=False, default=None)
+    _listener: asyncpg.Connection | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.cache = TenantCache(self.pool)
+        self._inserts = MicroBatcher(self._insert, max_size=500, max_delay_s=0.002)
+        self._records = MicroBatcher(self._record, max_size=500, max_delay_s=0.005)
+        self._lease_s = self.config.timeout_s + LEASE_MARGIN_S
+        self._room.set()
+
+    async def start(self) -> None:
+        self._listener = await self.pool.acquire()
+        await self._listener.add_listener(endpoints.NOTIFY_CHANNEL, self._on_notify)
+        await self._listener.add_listener(store.DUE_CHANNEL, self._on_notify)
+        self._poller = asyncio.create_task(self._poll(), name="webhooks poller")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Finish (or leave to a later poller) the attempts in progress and record them."""
+        self._stopping = True
+        self._wake.set()
+        self._room.set()
+        if self._poller is not None:
+            await self._poller
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks), timeout=grace_s)
+            for task in late:
+                # Its delivery's lease runs out and the poller tries it again.
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self._inserts.close()
+        await self._records.close()
+        if self._listener is not None:
+            await self.pool.release(self._listener)
+
+    # -- events from the bus -------------------------------------------------
+
+    async def handle(self, delivery: Delivery) -> None:
+        """The bus handler: returns (and the event is acked) once its deliveries are committed."""
+        if delivery.type != STATUS_EVENT:
+            return
+        event = events_pb2.MessageStatusChanged.FromString(delivery.body)
+        jobs = await self._inserts.submit(
+            _Event(
+                event.message.tenant_id,
+                delivery.message_id,
+                status_event_type(event),
+                status_payload(event),
+                event.message.status_callback,
+            )
+        )
+        for job in jobs:
+            self._spawn(job)
+        # Back-pressure: take no more events while the receivers are this far behind.
+        await self._room.wait()
+
+    async def _insert(self, events: Sequence[_Event]) -> list[list[Job]]:
+        hooks = await self.cache.get_many([e.tenant_id for e in events])
+        rows: list[list[NewDelivery]] = []
+        for e in events:
+            mine: list[NewDelivery] = []
+            if e.callback_url:
+                # The event's own id: the webhook-id status_callback receivers always got.
+                mine.append(
+                    NewDelivery(
+                        e.event_id,
+                        e.tenant_id,
+                        None,
+                        e.callback_url,
+                        e.event_id,
+                        e.event_type,
+                        e.payload,
+                    )
+                )
+            for ep in hooks[e.tenant_id].endpoints:
+                if ep.wants(e.event_type):
+                    mine.append(
+                        NewDelivery(
+                            new_id("dlv"),
+                            e.tenant_id,
+                            ep.id,
+                            None,
+                            e.event_id,
+                            e.event_type,
+                            e.payload,
+                        )
+                    )
+            rows.append(mine)
+        async with self.pool.acquire() as conn:
+            inserted = await store.insert_deliveries(
+                conn, [r for mine in rows for r in mine], self._lease_s
+            )
+        return [
+            [
+                Job(r.id, r.tenant_id, r.endpoint_id, r.url, r.payload, 0)
+                for r in mine
+                if r.id in inserted
+            ]
+            for mine in rows
+        ]
+
+    # -- attempts --------------------------------------------------------------
+
+    def _spawn(self, job: Job) -> None:
+        task = asyncio.create_task(self._attempt(job), name=f"webhook {job.id}")
+        self._tasks.add(task)
+        if len(self._tasks) >= self.config.concurrency:
+            self._room.clear()
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) < self.config.concurrency:
+            self._room.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook attempt crashed", exc_info=task.exception())
+
+    async def _attempt(self, job: Job) -> None:
+        hooks = await self.cache.get(job.tenant_id)
+        if job.endpoint_id is None:
+            assert job.url is not None
+            url = job.url
+            secrets = [hooks.secret] if hooks.secret else []
+        else:
+            ep = next((e for e in hooks.endpoints if e.id == job.endpoint_id), None)
+            if ep is None:
+                # Deleted: its deliveries went with it.
+                return
+            if ep.disabled:
+                await self._save(AttemptRecord(job.id, Decision(FAILED, job.retries, None), ep.id))
+                return
+            url = ep.url
+            secrets = ep.signing_secrets(datetime.now(UTC))
+        outcome = await self.sender.post(url, job.id, secrets, job.payload)
+        decision = decide(outcome, job.retries, self.config.retry_delays_s)
+        if decision.next_attempt_at is not None:
+            self._wake_at(decision.next_attempt_at)
+        await self._save(
+            AttemptRecord(job.id, decision, job.endpoint_id, new_id("att"), url, outcome)
+        )
+
+    async def _save(self, rec: AttemptRecord) -> None:
+        try:
+            await self._records.submit(rec)
+        except Exception:
+            # The lease runs out and the poller attempts it again: at least once, not lost.
+            log.exception("could not record the attempt of webhook %s", rec.delivery_id)
+
+    async def _record(self, records: Sequence[AttemptRecord]) -> list[None]:
+        async with self.pool.acquire() as conn:
+            await store.record(conn, records)
+        gone = {r.endpoint_id for r in records if r.decision.disable_endpoint}
+        if gone:
+            self.cache.invalidate()
+        return [None] * len(records)
+
+    # -- the retry poller ----------------------------------------------------
+
+    def _on_notify(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        if channel == endpoints.NOTIFY_CHANNEL:
+            self.cache.invalidate(payload or None)
+        else:
+            self._wake.set()
+
+    def _wake_at(self, when: datetime) -> None:
+        delay = (when - datetime.now(UTC)).total_seconds()
+        if delay < self.config.poll_interval_s:
+            # A little late rather than early: the row must be due when claimed.
+            asyncio.get_running_loop().call_later(max(0.0, delay) + 0.02, self._wake.set)
+
+    async def _poll(self) -> None:
+        while not self._stopping:
+            # Cleared before claiming, so a wake-up during the claim is not lost.
+            self._wake.clear()
+            await self._room.wait()
+            want = min(self.config.concurrency - len(self._tasks), _CLAIM_BATCH)
+            try:
+                async with self.pool.acquire() as conn:
+                    jobs = await store.claim_due(conn, want, self._lease_s)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.exception("claiming due webhooks failed; trying again")
+                jobs = []
+            for job in jobs:
+                self._spawn(job)
+            if jobs and len(jobs) == want:
+                continue  # there may be more due
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_s)

@@ -1,0 +1,129 @@
+"""The SSRF guard: webhooks only go to public http(s) addresses, unless the operator allows more.
+
+A tenant chooses where webhooks go, so without a guard it could make the
+platform POST to its own internal network (a database admin page, the cloud
+metadata service at 169.254.169.254). A URL is refused when it is not
+http/https or when its host is, or resolves to, any address that is not
+globally routable: loopback, private, link-local, multicast, reserved,
+unspecified, shared (CGNAT) -- IPv4 and IPv6, including IPv4 addresses
+mapped into IPv6. Every resolved address is checked, since a client may
+connect to any of them. ``allowed`` CIDRs (``WebhookConfig.allowed_private_networks``)
+are exempt: tests and on-premises installs deliver to 127.0.0.1 or a LAN.
+
+The check runs when an endpoint is saved and again when each webhook is
+sent: DNS can change after the URL was accepted. At send time the
+``GuardedResolver`` checks what aiohttp actually connects to, so a name that
+resolves differently between a check and the connection cannot slip through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from aiohttp.abc import ResolveResult
+from aiohttp.resolver import ThreadedResolver
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not receive webhooks; the message says why."""
+
+
+class BlockedAddress(OSError):
+    """A webhook host resolved to an address the guard refuses (raised inside aiohttp)."""
+
+
+def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def is_blocked(address: IPAddress, allowed: tuple[Network, ...] = ()) -> bool:
+    """Whether webhooks must not be sent to ``address``."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        # ::ffff:10.0.0.1 reaches 10.0.0.1: judge it as that address.
+        address = address.ipv4_mapped
+    if any(address in net for net in allowed):
+        return False
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        # Catches the ranges the flags above miss, e.g. 100.64.0.0/10 (CGNAT).
+        or not address.is_global
+    )
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def check_url_syntax(url: str, allowed: tuple[Network, ...] = ()) -> str:
+    """The URL's host, after checking its scheme and (if the host is an IP) its address.
+
+    Needs no DNS: a host name is checked by ``check_url`` or the resolver.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise UnsafeUrl(f"is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("must be an http or https URL")
+    if not host:
+        raise UnsafeUrl("must name a host")
+    literal = _literal(host)
+    if literal is not None and is_blocked(literal, allowed):
+        raise UnsafeUrl(f"must not point at a private or reserved address ({literal})")
+    return host
+
+
+async def check_url(url: str, allowed: tuple[Network, ...] = ()) -> None:
+    """Raise ``UnsafeUrl`` unless every address ``url``'s host resolves to may get webhooks."""
+    host = check_url_syntax(url, allowed)
+    if _literal(host) is not None:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUrl(f"host {host!r} could not be resolved") from exc
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if is_blocked(address, allowed):
+            raise UnsafeUrl(f"host {host!r} resolves to a private or reserved address ({address})")
+
+
+class GuardedResolver(ThreadedResolver):
+    """aiohttp's resolver (the loop's getaddrinfo) that refuses blocked addresses.
+
+    aiohttp reports the ``BlockedAddress`` (an ``OSError``) as a
+    ``ClientConnectorError`` whose ``os_error`` it is.
+    """
+
+    def __init__(self, allowed: tuple[Network, ...] = ()) -> None:
+        super().__init__()
+        self._allowed = allowed
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await super().resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%")[0])
+            if is_blocked(address, self._allowed):
+                raise BlockedAddress(
+                    f"host {host!r} resolves to a private or reserved address ({address})"
+                )
+        return results

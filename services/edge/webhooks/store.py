@@ -1,0 +1,277 @@
+"""Deliveries and attempts in PostgreSQL: recorded in batches, claimed for retry, listed.
+
+The senders write many rows per round trip (``unnest`` arrays, one
+transaction per batch): at a couple of thousand webhooks a second one
+statement per webhook would serialise on commits. Due retries are claimed
+with ``FOR UPDATE SKIP LOCKED`` and leased by moving ``next_attempt_at``
+past the attempt's timeout, so several sender processes share the work and
+a crashed one's claims come due again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.edge.webhooks import endpoints
+from services.edge.webhooks.retries import Decision
+from services.edge.webhooks.sender import Outcome
+
+# Woken by a re-send, so it is attempted now rather than at the next poll.
+DUE_CHANNEL = "webhook_deliveries_due"
+
+_LIST_COLUMNS = (
+    "d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.last_status_code,"
+    " d.last_error, d.next_attempt_at, d.created_at, d.updated_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    id: str
+    tenant_id: str
+    # Exactly one of the two: an endpoint, or a message's own status_callback URL.
+    endpoint_id: str | None
+    url: str | None
+    event_id: str
+    event_type: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A delivery to attempt now."""
+
+    id: str
+    tenant_id: str
+    endpoint_id: str | None
+    url: str | None
+    payload: bytes
+    retries: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    delivery_id: str
+    decision: Decision
+    endpoint_id: str | None
+    # None: the delivery was settled without a request (e.g. its endpoint is disabled).
+    attempt_id: str | None = None
+    url: str = ""
+    outcome: Outcome | None = None
+
+
+async def insert_deliveries(
+    conn: asyncpg.Connection, rows: Sequence[NewDelivery], lease_s: float
+) -> set[str]:
+    """Insert what is not recorded yet; returns the IDs inserted now.
+
+    An event the bus delivers again finds its rows already there: they are
+    left to whoever inserted them (or, if that process died, to the poller
+    once their lease ends), so a destination never gets two first attempts.
+    """
+    if not rows:
+        return set()
+    inserted = await conn.fetch(
+        "INSERT INTO webhook_deliveries"
+        " (id, tenant_id, endpoint_id, url, event_id, event_type, payload, next_attempt_at)"
+        " SELECT d.id, d.tenant_id, d.endpoint_id, d.url, d.event_id, d.event_type, d.payload,"
+        " now() + make_interval(secs => $8::float8)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+        " $7::bytea[]) AS d(id, tenant_id, endpoint_id, url, event_id, event_type, payload)"
+        " ON CONFLICT DO NOTHING RETURNING id",
+        [r.id for r in rows],
+        [r.tenant_id for r in rows],
+        [r.endpoint_id for r in rows],
+        [r.url for r in rows],
+        [r.event_id for r in rows],
+        [r.event_type for r in rows],
+        [r.payload for r in rows],
+        lease_s,
+    )
+    return {r["id"] for r in inserted}
+
+
+async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> list[Job]:
+    """Up to ``limit`` pending deliveries whose time has come, leased for ``lease_s``."""
+    rows = await conn.fetch(
+        "WITH due AS (SELECT id FROM webhook_deliveries"
+        " WHERE status = 'pending' AND next_attempt_at <= now()"
+        " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
+        " UPDATE webhook_deliveries d"
+        " SET next_attempt_at = now() + make_interval(secs => $2::float8)"
+        " FROM due WHERE d.id = due.id"
+        " RETURNING d.id, d.tenant_id, d.endpoint_id, d.url, d.payload, d.retries",
+        limit,
+        lease_s,
+    )
+    return [
+        Job(r["id"], r["tenant_id"], r["endpoint_id"], r["url"], r["payload"], r["retries"])
+        for r in rows
+    ]
+
+
+async def next_due_in_s(conn: asyncpg.Connection) -> float | None:
+    """Seconds until the earliest pending delivery is due (negative: overdue)."""
+    value = await conn.fetchval(
+        "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - now())::float8"
+        " FROM webhook_deliveries WHERE status = 'pending'"
+    )
+    return None if value is None else float(value)
+
+
+async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> None:
+    """Store attempts and their deliveries' new state, in one transaction."""
+    made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
+    gone = sorted({r.endpoint_id for r in records if r.decision.disable_endpoint and r.endpoint_id})
+    async with conn.transaction():
+        if made:
+            # A delivery deleted meanwhile (its endpoint was) is skipped, not an error.
+            await conn.execute(
+                "INSERT INTO webhook_attempts"
+                " (id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+                " SELECT a.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
+                " $5::int[], $6::text[], $7::int[])"
+                " AS a(id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+                " WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)",
+                [r.attempt_id for r in made],
+                [r.delivery_id for r in made],
+                [r.outcome.attempted_at for r in made if r.outcome],
+                [r.url for r in made],
+                [r.outcome.status_code for r in made if r.outcome],
+                [r.outcome.error for r in made if r.outcome],
+                [r.outcome.duration_ms for r in made if r.outcome],
+            )
+        await conn.execute(
+            "UPDATE webhook_deliveries d SET status = u.status,"
+            " attempts = d.attempts + u.attempted::int, retries = u.retries,"
+            " last_status_code = CASE WHEN u.attempted THEN u.status_code"
+            " ELSE d.last_status_code END,"
+            " last_error = u.error, next_attempt_at = u.next_attempt_at, updated_at = now()"
+            " FROM unnest($1::text[], $2::text[], $3::bool[], $4::int[], $5::int[], $6::text[],"
+            " $7::timestamptz[])"
+            " AS u(id, status, attempted, retries, status_code, error, next_attempt_at)"
+            " WHERE d.id = u.id",
+            [r.delivery_id for r in records],
+            [r.decision.status for r in records],
+            [r.outcome is not None for r in records],
+            [r.decision.retries for r in records],
+            [r.outcome.status_code if r.outcome else None for r in records],
+            [_error(r) for r in records],
+            [r.decision.next_attempt_at for r in records],
+        )
+        if gone:
+            await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
+
+
+def _error(r: AttemptRecord) -> str | None:
+    if r.outcome is not None:
+        return r.outcome.error
+    return "the endpoint is disabled" if r.decision.status == "failed" else None
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, tenant_id: str, endpoint_id: str, limit: int, before: str | None
+) -> list[asyncpg.Record]:
+    """An endpoint's deliveries, newest first; ``before``: the last ID of the previous page."""
+    return list(
+        await conn.fetch(
+            f"SELECT {_LIST_COLUMNS} FROM webhook_deliveries d"
+            " WHERE d.endpoint_id = $1 AND d.tenant_id = $2 AND ($3::text IS NULL OR d.id < $3)"
+            " ORDER BY d.id DESC LIMIT $4",
+            endpoint_id,
+            tenant_id,
+            before,
+            limit,
+        )
+    )
+
+
+async def get_delivery(
+    conn: asyncpg.Connection, tenant_id: str, endpoint_id: str, delivery_id: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {_LIST_COLUMNS} FROM webhook_deliveries d"
+        " WHERE d.id = $1 AND d.endpoint_id = $2 AND d.tenant_id = $3",
+        delivery_id,
+        endpoint_id,
+        tenant_id,
+    )
+    return row
+
+
+async def list_attempts(
+    conn: asyncpg.Connection, delivery_id: str, limit: int, after: str | None
+) -> list[asyncpg.Record]:
+    """A delivery's attempts, oldest first; ``after``: the last ID of the previous page."""
+    return list(
+        await conn.fetch(
+            "SELECT id, delivery_id, attempted_at, url, status_code, error, duration_ms"
+            " FROM webhook_attempts WHERE delivery_id = $1 AND ($2::text IS NULL OR id > $2)"
+            " ORDER BY id LIMIT $3",
+            delivery_id,
+            after,
+            limit,
+        )
+    )
+
+
+async def resend(
+    conn: asyncpg.Connection, tenant_id: str, endpoint_id: str, delivery_id: str
+) -> asyncpg.Record | None:
+    """Queue a delivery for an attempt now, with a fresh backoff ladder; None if not found."""
+    async with conn.transaction():
+        row: asyncpg.Record | None = await conn.fetchrow(
+            "UPDATE webhook_deliveries d SET status = 'pending', retries = 0,"
+            " next_attempt_at = now(), updated_at = now()"
+            " WHERE d.id = $1 AND d.endpoint_id = $2 AND d.tenant_id = $3"
+            f" RETURNING {_LIST_COLUMNS}",
+            delivery_id,
+            endpoint_id,
+            tenant_id,
+        )
+        if row is not None:
+            await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
+    return row
+
+
+def delivery_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "webhook_delivery",
+        "endpoint_id": row["endpoint_id"],
+        "event_id": row["event_id"],
+        "event_type": row["event_type"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "last_response_status_code": row["last_status_code"],
+        "last_error": row["last_error"],
+        "next_attempt_at": timestamp_json(row["next_attempt_at"])
+        if row["status"] == "pending"
+        else None,
+        "created_at": timestamp_json(row["created_at"]),
+        "updated_at": timestamp_json(row["updated_at"]),
+    }
+
+
+def attempt_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "webhook_attempt",
+        "delivery_id": row["delivery_id"],
+        "attempted_at": timestamp_json(row["attempted_at"]),
+        "url": row["url"],
+        "response_status_code": row["status_code"],
+        "error": row["error"],
+        "duration_ms": row["duration_ms"],
+    }
+
+
+def timestamp_json(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

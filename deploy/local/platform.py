@@ -144,7 +144,10 @@ class Platform:
                 None,
             )
         )
-        sms = self._common_env("sms") | {"OMNIGATE_SMS_GRPC_PORT": str(c.sms_grpc_port)}
+        sms = self._common_env("sms") | {
+            "OMNIGATE_SMS_GRPC_PORT": str(c.sms_grpc_port),
+            "OMNIGATE_METRICS_PORT": str(free_port()),
+        }
         procs.append(_Proc("sms", "services.sms.main", sms, None, c.sms_grpc_port))
         for i in range(c.sms_workers):
             port = free_port()
@@ -179,6 +182,7 @@ class Platform:
         )
         for i in range(c.edges):
             edge = self._common_env("edge") | {
+                "OMNIGATE_METRICS_PORT": str(free_port()),
                 "OMNIGATE_EDGE_PORT": str(c.edge_port + i),
                 "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
                 "OMNIGATE_EDGE_ADMIN_TOKEN": c.admin_token,

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from libs import lifecycle
 from libs.logs import setup_logging
+from libs.metrics import MetricsConfig, serve_metrics
 from libs.telemetry import setup_telemetry
 from services.edge.app import create_app
 from services.edge.config import EdgeSettings
@@ -23,6 +24,7 @@ async def serve(settings: EdgeSettings, stop: asyncio.Event) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024)
     await site.start()
+    serve_metrics(MetricsConfig.from_env())
     log.info("edge listening on http://%s:%d", settings.http.host, settings.http.port)
     await stop.wait()
     log.info("draining")

@@ -8,6 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import uvloop
 
+from libs.logs import setup_logging
+from libs.telemetry import TelemetryConfig, setup_telemetry
+
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """Run ``main(stop)`` on uvloop; ``stop`` is set on SIGTERM or SIGINT.
@@ -24,3 +27,19 @@ def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         await main(stop)
 
     uvloop.run(_entry())
+
+
+def run_service(
+    name: str,
+    log_level: str,
+    telemetry: TelemetryConfig,
+    main: Callable[[asyncio.Event], Awaitable[None]],
+) -> None:
+    """A service process: JSON logs, tracing, ``run(main)``, and spans flushed at exit."""
+    setup_logging(name, log_level)
+    provider = setup_telemetry(name, telemetry)
+    try:
+        run(main)
+    finally:
+        if provider is not None:
+            provider.shutdown()

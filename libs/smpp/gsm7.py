@@ -9,11 +9,11 @@ from __future__ import annotations
 ESCAPE = 0x1B
 
 # Index = septet value. 0x1B is the escape to the extension table and never a character.
-_BASIC = (
+BASIC_ALPHABET = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-_EXTENSION = {
+EXTENSION = {
     "\f": 0x0A,
     "^": 0x14,
     "{": 0x28,
@@ -25,11 +25,11 @@ _EXTENSION = {
     "|": 0x40,
     "€": 0x65,
 }
-assert len(_BASIC) == 128
+assert len(BASIC_ALPHABET) == 128
 
-_ENCODE: dict[str, bytes] = {ch: bytes((i,)) for i, ch in enumerate(_BASIC) if i != ESCAPE}
-_ENCODE.update({ch: bytes((ESCAPE, code)) for ch, code in _EXTENSION.items()})
-_DECODE_EXT: dict[int, str] = {code: ch for ch, code in _EXTENSION.items()}
+_ENCODE: dict[str, bytes] = {ch: bytes((i,)) for i, ch in enumerate(BASIC_ALPHABET) if i != ESCAPE}
+_ENCODE.update({ch: bytes((ESCAPE, code)) for ch, code in EXTENSION.items()})
+_DECODE_EXT: dict[int, str] = {code: ch for ch, code in EXTENSION.items()}
 
 
 def encode_gsm7(text: str) -> bytes | None:
@@ -60,5 +60,5 @@ def decode_gsm7(data: bytes) -> str:
         elif septet == ESCAPE:
             escaped = True
         else:
-            out.append(_BASIC[septet])
+            out.append(BASIC_ALPHABET[septet])
     return "".join(out)

@@ -8,9 +8,7 @@ import logging
 from aiohttp import web
 
 from libs import lifecycle
-from libs.logs import setup_logging
 from libs.metrics import MetricsConfig, serve_metrics
-from libs.telemetry import setup_telemetry
 from services.edge.app import create_app
 from services.edge.config import EdgeSettings
 
@@ -33,11 +31,9 @@ async def serve(settings: EdgeSettings, stop: asyncio.Event) -> None:
 
 def main() -> None:
     settings = EdgeSettings.from_env()
-    setup_logging("edge", settings.log_level)
-    provider = setup_telemetry("edge", settings.telemetry)
-    lifecycle.run(lambda stop: serve(settings, stop))
-    if provider is not None:
-        provider.shutdown()
+    lifecycle.run_service(
+        "edge", settings.log_level, settings.telemetry, lambda stop: serve(settings, stop)
+    )
 
 
 if __name__ == "__main__":

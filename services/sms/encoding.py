@@ -24,6 +24,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from libs.smpp.gsm7 import BASIC_ALPHABET, ESCAPE, EXTENSION
+
 __all__ = [
     "DATA_CODING_GSM7",
     "DATA_CODING_UCS2",
@@ -57,43 +59,15 @@ GSM7_MULTI = 153
 UCS2_SINGLE = 70
 UCS2_MULTI = 67
 
-_ESC = 0x1B
-
-# GSM 03.38 default alphabet, indexed by septet value. 0x1B is the escape to the
-# extension table, not a character; the placeholder is never put in the
-# encode table and is decoded specially.
-_DEFAULT_ALPHABET = (
-    "@£$¥èéùìòÇ\nØø\rÅå"
-    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
-    " !\"#¤%&'()*+,-./"
-    "0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNO"
-    "PQRSTUVWXYZÄÖÑÜ§"
-    "¿abcdefghijklmno"
-    "pqrstuvwxyzäöñüà"
-)
-assert len(_DEFAULT_ALPHABET) == 128
-
-# Extension table: each of these costs two septets (ESC + code).
-_EXTENSION = {
-    "\f": 0x0A,
-    "^": 0x14,
-    "{": 0x28,
-    "}": 0x29,
-    "\\": 0x2F,
-    "[": 0x3C,
-    "~": 0x3D,
-    "]": 0x3E,
-    "|": 0x40,
-    "€": 0x65,
-}
+# The GSM 03.38 default alphabet and its extension table (each extension
+# character costs two septets: ESC + code) come from the SMPP library.
 
 # Encode table for str.translate: code point -> the unpacked octets, held as a
 # latin-1 str so that ``body.translate(t).encode("latin-1")`` is the payload.
 _GSM_ENCODE: dict[int, str] = {
-    ord(ch): chr(code) for code, ch in enumerate(_DEFAULT_ALPHABET) if code != _ESC
+    ord(ch): chr(code) for code, ch in enumerate(BASIC_ALPHABET) if code != ESCAPE
 }
-_GSM_ENCODE.update({ord(ch): chr(_ESC) + chr(code) for ch, code in _EXTENSION.items()})
+_GSM_ENCODE.update({ord(ch): chr(ESCAPE) + chr(code) for ch, code in EXTENSION.items()})
 
 _GSM_CHARS = frozenset(chr(cp) for cp in _GSM_ENCODE)
 
@@ -101,12 +75,12 @@ _GSM_CHARS = frozenset(chr(cp) for cp in _GSM_ENCODE)
 # the payload. Octets >= 0x80 cannot occur in unpacked GSM-7, so they map to
 # U+FFFD rather than guessing at a charset.
 _REPLACEMENT = "\ufffd"
-_GSM_DECODE: list[str] = [_DEFAULT_ALPHABET[i] if i < 0x80 else _REPLACEMENT for i in range(256)]
+_GSM_DECODE: list[str] = [BASIC_ALPHABET[i] if i < 0x80 else _REPLACEMENT for i in range(256)]
 # TS 23.038: an ESC not followed by a known extension code is shown as a space
 # (ESC ESC is reserved for a future table), and an unknown extension code as
 # its default-alphabet character.
-_GSM_DECODE[_ESC] = " "
-_GSM_EXT_DECODE: dict[int, str] = {code: ch for ch, code in _EXTENSION.items()}
+_GSM_DECODE[ESCAPE] = " "
+_GSM_EXT_DECODE: dict[int, str] = {code: ch for ch, code in EXTENSION.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +157,7 @@ def _gsm7_boundaries(payload: bytes) -> list[int]:
         end = start + GSM7_MULTI
         if end >= n:
             end = n
-        elif payload[end - 1] == _ESC:
+        elif payload[end - 1] == ESCAPE:
             end -= 1
         ends.append(end)
         start = end
@@ -222,7 +196,7 @@ def count_segments(body: str) -> SegmentCount:
     the value is defined only so that this function is total.
     """
     if _GSM_CHARS.issuperset(body):
-        ext = sum(body.count(ch) for ch in _EXTENSION)
+        ext = sum(body.count(ch) for ch in EXTENSION)
         septets = len(body) + ext
         if septets <= GSM7_SINGLE:
             return SegmentCount(Encoding.GSM7, 1, septets, GSM7_SINGLE)
@@ -277,7 +251,7 @@ def encode_segments(body: str, reference: int) -> EncodedMessage:
 
 def _decode_gsm7(payload: bytes) -> str:
     view = payload.decode("latin-1")
-    if _ESC not in payload:
+    if ESCAPE not in payload:
         return view.translate(_GSM_DECODE)
     out: list[str] = []
     start = 0
@@ -288,7 +262,7 @@ def _decode_gsm7(payload: bytes) -> str:
             out.append(view[start:].translate(_GSM_DECODE))
             return "".join(out)
         out.append(view[start:esc].translate(_GSM_DECODE))
-        if esc + 1 >= n or payload[esc + 1] == _ESC:
+        if esc + 1 >= n or payload[esc + 1] == ESCAPE:
             out.append(" ")
             start = esc + 2
             continue

@@ -14,9 +14,7 @@ from libs.bus import Bus, OutboxRelay, declare_queue
 from libs.bus.outbox import OUTBOX_MIGRATIONS
 from libs.db import MigrationSource, create_pool, migrate
 from libs.grpc.server import start_server
-from libs.logs import setup_logging
 from libs.metrics import MetricsConfig, serve_metrics
-from libs.telemetry import setup_telemetry
 from services.sms.config import ServerSettings
 from services.sms.events import SUBMIT_QUEUE_SPEC, RelayOutbox
 from services.sms.servicer import SmsServicer
@@ -60,11 +58,9 @@ async def serve(settings: ServerSettings, stop: asyncio.Event) -> None:
 
 def main() -> None:
     settings = ServerSettings.from_env()
-    setup_logging("sms", settings.log_level)
-    provider = setup_telemetry("sms", settings.telemetry)
-    lifecycle.run(lambda stop: serve(settings, stop))
-    if provider is not None:
-        provider.shutdown()
+    lifecycle.run_service(
+        "sms", settings.log_level, settings.telemetry, lambda stop: serve(settings, stop)
+    )
 
 
 if __name__ == "__main__":

@@ -15,11 +15,9 @@ from redis.asyncio import Redis
 from libs import lifecycle
 from libs.bus import BatchConsumer, Bus, OutboxRelay
 from libs.db import create_pool
-from libs.logs import setup_logging
 from libs.metrics import MetricsConfig, serve_metrics
 from libs.ratelimit import FallbackLimiter, Pacer, Rate, RedisLimiter
 from libs.smpp.client import SmppClient
-from libs.telemetry import setup_telemetry
 from services.sms.config import WorkerSettings
 from services.sms.events import SUBMIT_QUEUE_SPEC, RelayOutbox
 from services.sms.main import prepare_database
@@ -82,11 +80,9 @@ def _sender_pacing(settings: WorkerSettings) -> tuple[Redis | None, Pacer | None
 
 def main() -> None:
     settings = WorkerSettings.from_env()
-    setup_logging("sms-worker", settings.log_level)
-    provider = setup_telemetry("sms-worker", settings.telemetry)
-    lifecycle.run(lambda stop: run(settings, stop))
-    if provider is not None:
-        provider.shutdown()
+    lifecycle.run_service(
+        "sms-worker", settings.log_level, settings.telemetry, lambda stop: run(settings, stop)
+    )
 
 
 if __name__ == "__main__":

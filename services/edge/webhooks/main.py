@@ -15,9 +15,7 @@ import aiohttp
 from libs import lifecycle
 from libs.bus import Bus, Consumer, QueueSpec
 from libs.db import create_pool
-from libs.logs import setup_logging
 from libs.metrics import MetricsConfig, serve_metrics
-from libs.telemetry import setup_telemetry
 from services.edge.app import prepare_database
 from services.edge.config import WebhookSettings
 from services.edge.webhooks.dispatcher import Dispatcher
@@ -59,11 +57,9 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
 
 def main() -> None:
     settings = WebhookSettings.from_env()
-    setup_logging("webhooks", settings.log_level)
-    provider = setup_telemetry("webhooks", settings.telemetry)
-    lifecycle.run(lambda stop: run(settings, stop))
-    if provider is not None:
-        provider.shutdown()
+    lifecycle.run_service(
+        "webhooks", settings.log_level, settings.telemetry, lambda stop: run(settings, stop)
+    )
 
 
 if __name__ == "__main__":

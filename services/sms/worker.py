@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -78,6 +78,7 @@ class _Outcome:
     segments: list[repository.SubmittedSegment]
     rejected: SmppError | None = None
     retry: BaseException | None = None
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class SmsWorker:
@@ -162,7 +163,7 @@ class SmsWorker:
             results = await asyncio.gather(
                 *(self._submit_segment(pdus[i - 1]) for i in seqs), return_exceptions=True
             )
-        now = datetime.now(UTC)
+        now = outcome.finished_at = datetime.now(UTC)
         for seq, result in zip(seqs, results, strict=True):
             if isinstance(result, SubmitSmResp):
                 carrier_id = normalize_carrier_id(result.message_id)
@@ -206,21 +207,21 @@ class SmsWorker:
 
     async def _record_outcomes(self, outcomes: Sequence[_Outcome]) -> None:
         segments = [s for o in outcomes for s in o.segments]
-        now = datetime.now(UTC)
         transitions: list[repository.Transition] = []
         for o in outcomes:
+            # The time the carrier answered, not the time the batch is recorded.
             if o.rejected is not None:
                 code = str(getattr(o.rejected, "command_status", "") or "")
                 transitions.append(
                     repository.Transition(
-                        o.command.message_id, st.FAILED, now, code, str(o.rejected)
+                        o.command.message_id, st.FAILED, o.finished_at, code, str(o.rejected)
                     )
                 )
-            elif o.retry is None and o.segments:
-                transitions.append(repository.Transition(o.command.message_id, st.SENT, now))
-            elif o.retry is None and not o.segments:
-                # Every segment was recorded by an earlier attempt: it was sent.
-                transitions.append(repository.Transition(o.command.message_id, st.SENT, now))
+            elif o.retry is None:
+                # With no segment here, an earlier attempt recorded them all: it was sent.
+                transitions.append(
+                    repository.Transition(o.command.message_id, st.SENT, o.finished_at)
+                )
         if not segments and not transitions:
             return
         async with self._pool.acquire() as conn, conn.transaction():

@@ -71,6 +71,8 @@ class PlatformConfig:
             # Tests and benchmarks drive one tenant far past the product's default
             # request limit; a test of limits sets its tenant's own in the database.
             "extra_env": {
+                # Fault tests kill workers: recover in seconds, not the default 30 s.
+                "OMNIGATE_SMS_WORKER_CLAIM_LEASE_S": "3",
                 "OMNIGATE_RATELIMIT_DEFAULT_PER_S": "1000000",
                 "OMNIGATE_RATELIMIT_DEFAULT_BURST": "1000000",
             },
@@ -285,6 +287,14 @@ class Platform:
             if p.name == name and p.process is not None:
                 return p.process
         raise KeyError(name)
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Each process's Prometheus endpoint, by process name."""
+        return {
+            p.name: f"http://127.0.0.1:{p.env['OMNIGATE_METRICS_PORT']}/metrics"
+            for p in self._procs
+            if "OMNIGATE_METRICS_PORT" in p.env
+        }
 
     def pids(self) -> dict[str, int]:
         return {p.name: p.process.pid for p in self._procs if p.process is not None}

@@ -26,12 +26,18 @@ class WorkerConfig:
     # require it); what exceeds it waits its turn. 0: unlimited, and no Redis call.
     sender_rate_per_s: float = 0.0
     sender_burst: int = 1
+    # How long one attempt holds a message it submits. Another copy of its
+    # command waits that long before taking over (the holder may have died):
+    # it bounds recovery after a crash, and must exceed a batch's submit time.
+    claim_lease_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if self.batch_delay_s < 0 or self.drain_s < 0:
             raise ValueError("batch_delay_s and drain_s must not be negative")
+        if self.claim_lease_s <= 0:
+            raise ValueError("claim_lease_s must be positive")
         if self.sender_rate_per_s < 0 or self.sender_burst < 1:
             raise ValueError("sender_rate_per_s must be >= 0 and sender_burst >= 1")
 

@@ -89,8 +89,9 @@ class SubmittedSegment:
 
 @dataclass(frozen=True, slots=True)
 class SegmentReport:
-    """A delivery receipt for one carrier id (already canonical), with candidates."""
+    """A delivery receipt: its carrier id (canonical) and every form it may be stored under."""
 
+    carrier_id: str
     carrier_ids: tuple[str, ...]
     status: int
     stat: str
@@ -193,22 +194,45 @@ async def list_messages(
     return rows
 
 
-async def claim_for_submit(conn: asyncpg.Connection, message_ids: Sequence[str]) -> dict[str, bool]:
-    """Take queued messages for submission; maps each taken id to whether it was taken before.
+@dataclass(frozen=True, slots=True)
+class Claims:
+    """What ``claim_for_submit`` found of a batch's messages."""
 
-    A message no longer queued (already sent, or final) is left out: its
-    command is a duplicate. One taken before was being submitted by a worker
-    that died or gave up; the caller resubmits only its unacknowledged segments.
+    # Taken now -> whether an earlier attempt had taken it (and may have submitted some).
+    taken: dict[str, bool]
+    # Still queued but held by another attempt whose lease has not expired.
+    held: set[str]
+
+
+async def claim_for_submit(
+    conn: asyncpg.Connection, message_ids: Sequence[str], lease_s: float
+) -> Claims:
+    """Take queued messages for submission, each for at most one attempt at a time.
+
+    A message no longer queued (sent, or final) is in neither set: its command
+    is a duplicate. One held by another attempt is left alone until that
+    attempt's lease of ``lease_s`` runs out, so two copies of a command never
+    submit at once; a worker that died leaves its lease to expire, and the
+    next attempt resubmits only the segments it had not recorded.
     """
     rows = await conn.fetch(
-        "UPDATE messages m SET submit_claimed_at = now()"
-        " FROM (SELECT id, submit_claimed_at AS prev FROM messages"
-        "       WHERE id = ANY($1::text[]) AND status = $2 ORDER BY id FOR UPDATE) p"
-        " WHERE m.id = p.id RETURNING m.id, p.prev IS NOT NULL AS taken_before",
+        "WITH target AS ("
+        "   SELECT id, submit_claimed_at AS prev,"
+        "     submit_claimed_at IS NULL OR submit_claimed_at < now() - make_interval(secs => $3)"
+        "       AS free"
+        "   FROM messages WHERE id = ANY($1::text[]) AND status = $2 ORDER BY id FOR UPDATE),"
+        " taken AS ("
+        "   UPDATE messages m SET submit_claimed_at = now() FROM target t"
+        "   WHERE m.id = t.id AND t.free RETURNING m.id)"
+        " SELECT id, prev IS NOT NULL AS taken_before, free FROM target",
         list(message_ids),
         st.QUEUED,
+        lease_s,
     )
-    return {r["id"]: r["taken_before"] for r in rows}
+    return Claims(
+        {r["id"]: r["taken_before"] for r in rows if r["free"]},
+        {r["id"] for r in rows if not r["free"]},
+    )
 
 
 async def submitted_segments(
@@ -226,28 +250,33 @@ async def submitted_segments(
 
 async def record_segments(
     conn: asyncpg.Connection, segments: Sequence[SubmittedSegment]
-) -> list[SegmentReport]:
-    """Store acknowledged segments; returns early receipts now matched (to be applied)."""
+) -> list[Transition]:
+    """Store acknowledged segments; returns the transitions their early receipts make due.
+
+    A receipt that beat its submit record left a row with this carrier id and
+    no message: the upsert completes it (waiting for that receipt's commit if
+    it is still running, so neither side misses the other).
+    """
     if not segments:
         return []
-    await conn.execute(
+    rows = await conn.fetch(
         "INSERT INTO message_segments (message_id, seq, carrier_id, submitted_at)"
         " SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::timestamptz[])"
-        " ON CONFLICT DO NOTHING",
+        "   AS u(m, q, c, t)"
+        # A segment recorded under another carrier id (submitted twice) keeps the first.
+        " WHERE NOT EXISTS (SELECT 1 FROM message_segments x WHERE x.message_id = u.m"
+        "   AND x.seq = u.q)"
+        " ON CONFLICT (carrier_id) DO UPDATE SET message_id = EXCLUDED.message_id,"
+        "   seq = EXCLUDED.seq, submitted_at = EXCLUDED.submitted_at"
+        " WHERE message_segments.message_id IS NULL"
+        " RETURNING message_id, status",
         [s.message_id for s in segments],
         [s.seq for s in segments],
         [s.carrier_id for s in segments],
         [s.submitted_at for s in segments],
     )
-    early = await conn.fetch(
-        "DELETE FROM early_receipts WHERE carrier_id = ANY($1::text[])"
-        " RETURNING carrier_id, status, stat, error_code, received_at",
-        [s.carrier_id for s in segments],
-    )
-    return [
-        SegmentReport((r["carrier_id"],), r["status"], r["stat"], r["error_code"], r["received_at"])
-        for r in early
-    ]
+    reported = sorted({r["message_id"] for r in rows if r["status"] is not None})
+    return await _due_transitions(conn, reported)
 
 
 async def apply_segment_reports(
@@ -257,14 +286,14 @@ async def apply_segment_reports(
     how many receipts were kept as early (their segment is not recorded yet)."""
     if not reports:
         return [], 0
-    # One row per candidate form of each carrier id, so one statement matches all.
+    # One row per form of each carrier id (hex/decimal), so one statement matches all.
     flat = [(cid, i, r) for i, r in enumerate(reports) for cid in r.carrier_ids]
     matched = await conn.fetch(
         "UPDATE message_segments s SET status = u.status, stat = u.stat, error_code = u.err,"
         " reported_at = u.at"
         " FROM unnest($1::text[], $2::int4[], $3::int2[], $4::text[], $5::text[],"
         " $6::timestamptz[]) AS u(cid, idx, status, stat, err, at)"
-        " WHERE s.carrier_id = u.cid AND s.status IS NULL"
+        " WHERE s.carrier_id = u.cid AND s.message_id IS NOT NULL AND s.status IS NULL"
         " RETURNING s.message_id, u.idx",
         [c for c, _, _ in flat],
         [i for _, i, _ in flat],
@@ -273,40 +302,44 @@ async def apply_segment_reports(
         [r.error_code for _, _, r in flat],
         [r.received_at for _, _, r in flat],
     )
+    touched = {r["message_id"] for r in matched}
     matched_idx = {r["idx"] for r in matched}
     unmatched = [r for i, r in enumerate(reports) if i not in matched_idx]
+    early = 0
     if unmatched:
-        # Whether it is early or a duplicate of an applied one: an early row
-        # for an already-reported segment is never matched again (harmless).
-        already = await conn.fetch(
-            "SELECT carrier_id FROM message_segments WHERE carrier_id = ANY($1::text[])",
-            [c for r in unmatched for c in r.carrier_ids],
+        # Kept under the receipt's own form of the id. If the segment's record
+        # is committing right now, this waits for it and completes its row.
+        rows = await conn.fetch(
+            "INSERT INTO message_segments (carrier_id, status, stat, error_code, reported_at)"
+            " SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[],"
+            " $5::timestamptz[])"
+            " ON CONFLICT (carrier_id) DO UPDATE SET status = EXCLUDED.status,"
+            "   stat = EXCLUDED.stat, error_code = EXCLUDED.error_code,"
+            "   reported_at = EXCLUDED.reported_at"
+            " WHERE message_segments.status IS NULL"
+            " RETURNING message_id",
+            [r.carrier_id for r in unmatched],
+            [r.status for r in unmatched],
+            [r.stat for r in unmatched],
+            [r.error_code for r in unmatched],
+            [r.received_at for r in unmatched],
         )
-        known = {r["carrier_id"] for r in already}
-        early = [r for r in unmatched if not known.intersection(r.carrier_ids)]
-        if early:
-            await conn.execute(
-                "INSERT INTO early_receipts (carrier_id, status, stat, error_code, received_at)"
-                " SELECT * FROM unnest($1::text[], $2::int2[], $3::text[], $4::text[],"
-                " $5::timestamptz[]) ON CONFLICT DO NOTHING",
-                [r.carrier_ids[0] for r in early],
-                [r.status for r in early],
-                [r.stat for r in early],
-                [r.error_code for r in early],
-                [r.received_at for r in early],
-            )
-    else:
-        early = []
-    touched = sorted({r["message_id"] for r in matched})
-    if not touched:
-        return [], len(early)
+        early = sum(1 for r in rows if r["message_id"] is None)
+        touched |= {r["message_id"] for r in rows if r["message_id"] is not None}
+    return await _due_transitions(conn, sorted(touched)), early
+
+
+async def _due_transitions(conn: asyncpg.Connection, message_ids: list[str]) -> list[Transition]:
+    """The final transitions of those messages whose every segment has reported."""
+    if not message_ids:
+        return []
     rows = await conn.fetch(
         "SELECT m.id, m.segments, array_agg(s.status ORDER BY s.seq) AS outcomes,"
         " max(s.error_code) FILTER (WHERE s.error_code <> '') AS error_code,"
         " max(s.reported_at) AS at"
         " FROM messages m JOIN message_segments s ON s.message_id = m.id"
         " WHERE m.id = ANY($1::text[]) AND s.status IS NOT NULL GROUP BY m.id, m.segments",
-        touched,
+        message_ids,
     )
     transitions = []
     for r in rows:
@@ -316,7 +349,7 @@ async def apply_segment_reports(
         final = st.aggregate_segments(outcomes)
         code = "" if final == st.DELIVERED else (r["error_code"] or "")
         transitions.append(Transition(r["id"], final, r["at"], code))
-    return transitions, len(early)
+    return transitions
 
 
 async def apply_transitions(

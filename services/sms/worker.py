@@ -64,6 +64,7 @@ log = logging.getLogger("omnigate.sms.worker")
 _tracer = trace.get_tracer("omnigate.sms")
 
 REGISTERED_DELIVERY_FINAL = 0x01
+_RECORD_ATTEMPTS = 5
 ESM_CLASS_UDHI = 0x40
 
 
@@ -88,8 +89,11 @@ class SmsWorker:
         outbox: events.OutboxWriter,
         smpp: Submitter,
         pacer: Pacer | None = None,
+        *,
+        claim_lease_s: float = 30.0,
     ) -> None:
         self._pool = pool
+        self._claim_lease_s = claim_lease_s
         self._outbox = outbox
         self._smpp = smpp
         # Per-sender pacing; None (no sender rate) keeps Redis off the hot path.
@@ -108,19 +112,29 @@ class SmsWorker:
         """Submit a batch of commands; returns the ones to retry later.
 
         A command whose message is no longer queued (already sent or final:
-        a duplicate) is acked without doing anything.
+        a duplicate) is acked without doing anything; one whose message another
+        attempt holds is retried later (that attempt may die).
         """
-        commands = {d: events_pb2.SubmitMessage.FromString(d.body) for d in batch}
+        commands: dict[Delivery, events_pb2.SubmitMessage] = {}
+        seen: set[str] = set()
+        for d in batch:
+            command = events_pb2.SubmitMessage.FromString(d.body)
+            if command.message_id not in seen:  # two copies in one batch: one is enough
+                seen.add(command.message_id)
+                commands[d] = command
         async with self._pool.acquire() as conn:
-            async with conn.transaction():
-                claimed = await repository.claim_for_submit(
-                    conn, [c.message_id for c in commands.values()]
-                )
-            retaken = [mid for mid, before in claimed.items() if before]
+            # One statement, so atomic without an explicit transaction (two round trips fewer).
+            claims = await repository.claim_for_submit(conn, list(seen), self._claim_lease_s)
+            retaken = [mid for mid, before in claims.taken.items() if before]
             already = await repository.submitted_segments(conn, retaken) if retaken else {}
         if retaken:
             log.warning("resubmitting %d messages an earlier attempt took", len(retaken))
-        taken = [(d, c) for d, c in commands.items() if c.message_id in claimed]
+        held: dict[Delivery, Exception] = {
+            d: Unavailable(f"{c.message_id} is being submitted by another attempt")
+            for d, c in commands.items()
+            if c.message_id in claims.held
+        }
+        taken = [(d, c) for d, c in commands.items() if c.message_id in claims.taken]
         waits = [0.0] * len(taken)
         if self._pacer is not None and taken:
             # One booking for the whole batch: a message over its sender's rate waits its turn.
@@ -132,7 +146,7 @@ class SmsWorker:
             )
         )
         await self._record_outcomes(outcomes)
-        return {
+        return held | {
             o.delivery: Unavailable(f"{o.command.message_id} not submitted: {o.retry}")
             for o in outcomes
             if o.retry is not None
@@ -224,12 +238,23 @@ class SmsWorker:
                 )
         if not segments and not transitions:
             return
-        async with self._pool.acquire() as conn, conn.transaction():
-            early = await repository.record_segments(conn, segments)
-            applied = await repository.apply_transitions(conn, transitions)
-            receipt_transitions, _ = await repository.apply_segment_reports(conn, early)
-            applied += await repository.apply_transitions(conn, receipt_transitions)
-            await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+        # Sorted, so that concurrent batches lock segment rows in one order.
+        segments.sort(key=lambda s: s.carrier_id)
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            # Failing here after the SMSC took the segments would resubmit them
+            # (duplicates), so a transient database error is retried first.
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    # Final statuses of early receipts come after 'sent', in order.
+                    due = await repository.record_segments(conn, segments)
+                    applied = await repository.apply_transitions(conn, [*transitions, *due])
+                    await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+                break
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, OSError):
+                if attempt == _RECORD_ATTEMPTS:
+                    raise
+                log.warning("recording submissions failed (attempt %d); retrying", attempt)
+                await asyncio.sleep(0.05 * attempt)
         self._outbox.wake()
 
     # -- receipts and inbound messages ------------------------------------
@@ -247,6 +272,7 @@ class SmsWorker:
             err = receipt.err if receipt.err and receipt.err.strip("0") else ""
             await self._receipts.submit(
                 repository.SegmentReport(
+                    normalize_carrier_id(receipt.message_id),
                     tuple(sorted(carrier_id_candidates(receipt.message_id))),
                     outcome,
                     receipt.stat,
@@ -258,8 +284,9 @@ class SmsWorker:
             await self._receive(pdu)
 
     async def _flush_receipts(self, reports: Sequence[repository.SegmentReport]) -> list[None]:
+        ordered = sorted(reports, key=lambda r: r.carrier_id)
         async with self._pool.acquire() as conn, conn.transaction():
-            transitions, early = await repository.apply_segment_reports(conn, reports)
+            transitions, early = await repository.apply_segment_reports(conn, ordered)
             applied = await repository.apply_transitions(conn, transitions)
             if applied:
                 await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -42,20 +43,21 @@ async def _new(pool: asyncpg.Pool, segments: int = 1, tenant: str = "ten_a") -> 
     return message.id
 
 
+def _segments(message_id: str, carrier_ids: tuple[str, ...]) -> list[repo.SubmittedSegment]:
+    return [repo.SubmittedSegment(message_id, i, c, T0) for i, c in enumerate(carrier_ids, 1)]
+
+
 async def _submit(pool: asyncpg.Pool, message_id: str, *carrier_ids: str) -> list[repo.Transition]:
     async with pool.acquire() as conn, conn.transaction():
-        early = await repo.record_segments(
-            conn,
-            [repo.SubmittedSegment(message_id, i, c, T0) for i, c in enumerate(carrier_ids, 1)],
-        )
-        await repo.apply_transitions(conn, [repo.Transition(message_id, st.SENT, T0)])
-        due, _ = await repo.apply_segment_reports(conn, early)
-        await repo.apply_transitions(conn, due)
+        due = await repo.record_segments(conn, _segments(message_id, carrier_ids))
+        await repo.apply_transitions(conn, [repo.Transition(message_id, st.SENT, T0), *due])
         return due
 
 
 async def _receipt(pool: asyncpg.Pool, carrier_id: str, status: int, err: str = "") -> int:
-    report = repo.SegmentReport((carrier_id,), status, "X", err, T0 + timedelta(seconds=1))
+    report = repo.SegmentReport(
+        carrier_id, (carrier_id,), status, "X", err, T0 + timedelta(seconds=1)
+    )
     async with pool.acquire() as conn, conn.transaction():
         due, early = await repo.apply_segment_reports(conn, [report])
         applied = await repo.apply_transitions(conn, due)
@@ -113,7 +115,7 @@ async def test_receipt_matches_a_decimal_id_reported_in_hex(pool: asyncpg.Pool) 
     mid = await _new(pool)
     await _submit(pool, mid, normalize_carrier_id("000255"))
     report = repo.SegmentReport(
-        tuple(sorted(carrier_id_candidates("FF"))), st.DELIVERED, "DELIVRD", "", T0
+        "ff", tuple(sorted(carrier_id_candidates("FF"))), st.DELIVERED, "DELIVRD", "", T0
     )
     async with pool.acquire() as conn, conn.transaction():
         due, early = await repo.apply_segment_reports(conn, [report])
@@ -121,15 +123,22 @@ async def test_receipt_matches_a_decimal_id_reported_in_hex(pool: asyncpg.Pool) 
     assert [t.status for t in due] == [st.DELIVERED]
 
 
-async def test_claim_takes_a_queued_message_once(pool: asyncpg.Pool) -> None:
+async def test_claim_takes_a_queued_message_for_one_attempt_at_a_time(pool: asyncpg.Pool) -> None:
     mid = await _new(pool)
     async with pool.acquire() as conn:
-        assert await repo.claim_for_submit(conn, [mid]) == {mid: False}
-        # Taken again (a redelivered command): the caller learns it was taken before.
-        assert await repo.claim_for_submit(conn, [mid]) == {mid: True}
+        first = await repo.claim_for_submit(conn, [mid], lease_s=30)
+        assert (first.taken, first.held) == ({mid: False}, set())
+        # A second copy of the command while the first attempt holds it: hands off.
+        second = await repo.claim_for_submit(conn, [mid], lease_s=30)
+        assert (second.taken, second.held) == ({}, {mid})
+        # Once the lease has run out (the holder died), it is taken over.
+        await asyncio.sleep(0.01)
+        third = await repo.claim_for_submit(conn, [mid], lease_s=0.001)
+        assert (third.taken, third.held) == ({mid: True}, set())
     await _submit(pool, mid, "abc4")
     async with pool.acquire() as conn:
-        assert await repo.claim_for_submit(conn, [mid]) == {}
+        done = await repo.claim_for_submit(conn, [mid], lease_s=0.001)
+        assert (done.taken, done.held) == ({}, set())  # sent: its commands are duplicates
 
 
 async def test_another_tenant_cannot_read_a_message(pool: asyncpg.Pool) -> None:
@@ -137,3 +146,34 @@ async def test_another_tenant_cannot_read_a_message(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         assert await repo.get_message(conn, "ten_b", mid) is None
         assert await repo.list_messages(conn, "ten_b", 10, None) == []
+
+
+async def test_receipt_racing_its_submit_record_is_applied_whichever_commits_first(
+    pool: asyncpg.Pool,
+) -> None:
+    """Found by the pacing test: each side committed unseen by the other, and the
+    receipt was kept where nobody looked again. Both orders, with both open at once."""
+    for receipt_first in (False, True):
+        mid = await _new(pool)
+        cid = f"race{int(receipt_first)}"
+        report = repo.SegmentReport(cid, (cid,), st.DELIVERED, "DELIVRD", "", T0)
+        async with pool.acquire() as first, pool.acquire() as second:
+            tx1, tx2 = first.transaction(), second.transaction()
+            await tx1.start()
+            await tx2.start()
+            if receipt_first:
+                await repo.apply_segment_reports(first, [report])
+                waiting = asyncio.ensure_future(
+                    repo.record_segments(second, _segments(mid, (cid,)))
+                )
+            else:
+                await repo.record_segments(first, _segments(mid, (cid,)))
+                waiting = asyncio.ensure_future(repo.apply_segment_reports(second, [report]))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()  # it waits for the other side's commit...
+            await tx1.commit()
+            result = await asyncio.wait_for(waiting, 5)
+            # ...and then sees it: the final status is due either way.
+            due = result if receipt_first else result[0]
+            assert [t.status for t in due] == [st.DELIVERED]  # type: ignore[union-attr]
+            await tx2.commit()

@@ -43,14 +43,15 @@ OUTBOX_MIGRATIONS = MigrationSource("bus", Path(__file__).parent / "migrations")
 # services sharing a database do not wake each other's relays.
 _CHANNEL_SQL = "left('omnigate.outbox.' || current_schema(), 63)"
 
-_INSERT = f"""
-WITH added AS (
+_ADD = """
     INSERT INTO outbox
         (exchange, routing_key, message_id, type, tenant_id, headers, body, created_at)
     SELECT e, r, m, t, tn, h::jsonb, b, coalesce(ts, now())
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::bytea[], $8::timestamptz[]) AS u(e, r, m, t, tn, h, b, ts)
-)
+"""
+_INSERT = f"""
+WITH added AS ({_ADD})
 SELECT pg_notify(coalesce($9, {_CHANNEL_SQL}), '')
 """
 
@@ -67,8 +68,14 @@ async def add_to_outbox(
     messages: Sequence[OutgoingMessage],
     *,
     channel: str | None = None,
+    notify: bool = True,
 ) -> None:
     """Write ``messages`` to the outbox within the caller's transaction (one round trip).
+
+    ``notify=False``: the caller wakes its own process's relay after the
+    commit (``OutboxRelay.wake``), so no NOTIFY wakes every relay of the
+    schema for rows only one of them can take; the others' polling still
+    relays them if this process dies first.
 
     The current trace context is stored with each message that has none, so
     the relay's publish span continues the trace of the request that wrote
@@ -87,8 +94,7 @@ async def add_to_outbox(
         if "traceparent" not in h:
             tracing.capture(h)
         headers.append(orjson.dumps(h).decode())
-    await conn.execute(
-        _INSERT,
+    args = (
         [m.exchange for m in messages],
         [m.routing_key for m in messages],
         [m.message_id for m in messages],
@@ -97,8 +103,11 @@ async def add_to_outbox(
         headers,
         [m.body for m in messages],
         [m.timestamp for m in messages],
-        channel,
     )
+    if notify:
+        await conn.execute(_INSERT, *args, channel)
+    else:
+        await conn.execute(_ADD, *args)
 
 
 class _Publishes(Protocol):

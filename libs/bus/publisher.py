@@ -20,6 +20,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange
 from opentelemetry import trace
+from prometheus_client import Counter
 
 from libs.bus import tracing
 from libs.bus.config import BusConfig
@@ -28,6 +29,9 @@ from libs.bus.topology import exchange_name
 from libs.errors import Unavailable
 
 log = logging.getLogger("omnigate.bus")
+
+# Confirmed publishes of this process: the hot path's budget test counts them.
+PUBLISHED = Counter("omnigate_bus_published_total", "Messages published and confirmed")
 
 
 class PublishFailed(Unavailable):
@@ -144,3 +148,4 @@ class Publisher:
             )
         if not isinstance(result, aiormq.spec.Basic.Ack):  # pragma: no cover - defensive
             raise RuntimeError(f"publish of {message.message_id} not acked: {result!r}")
+        PUBLISHED.inc()

@@ -43,7 +43,7 @@ class RelayOutbox:
         self._relay = relay
 
     async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> None:
-        await add_to_outbox(conn, messages)
+        await add_to_outbox(conn, messages, notify=False)
 
     def wake(self) -> None:
         self._relay.wake()

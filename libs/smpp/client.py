@@ -49,6 +49,7 @@ class _Connection:
         "enquire",
         "last_rx",
         "loop",
+        "outgoing",
         "pending",
         "reader",
         "timeout",
@@ -66,10 +67,28 @@ class _Connection:
         self.closed = False
         self.last_rx = self.loop.time()
         self.enquire: asyncio.Future[p.Pdu] | None = None
+        # PDUs written during one turn of the event loop, sent as one write:
+        # a windowed burst then costs one system call, not one per PDU.
+        self.outgoing: list[bytes] = []
+
+    def _write(self, data: bytes) -> None:
+        if not self.outgoing:
+            self.loop.call_soon(self._flush)
+        self.outgoing.append(data)
+
+    def _flush(self) -> None:
+        data, self.outgoing = b"".join(self.outgoing), []
+        if self.closed or not data:
+            return
+        try:
+            self.writer.write(data)
+        except (RuntimeError, OSError):
+            # Written after the peer went away: fail what waits, the session reconnects.
+            self.close("connection lost")
 
     def send(self, pdu: p.Pdu) -> None:
         if not self.closed:
-            self.writer.write(p.encode(pdu))
+            self._write(p.encode(pdu))
 
     def request(self, pdu: p.Pdu, seq: int) -> asyncio.Future[p.Pdu]:
         if self.closed:
@@ -77,7 +96,7 @@ class _Connection:
         data = p.encode(pdu, seq)  # before registering: a ValueError must leave no trace
         fut: asyncio.Future[p.Pdu] = self.loop.create_future()
         self.pending[seq] = (fut, self.loop.time() + self.timeout)
-        self.writer.write(data)
+        self._write(data)
         return fut
 
     def resolve(self, resp: p.Pdu) -> None:
@@ -104,7 +123,11 @@ class _Connection:
     def close(self, reason: str) -> None:
         if self.closed:
             return
+        last, self.outgoing = b"".join(self.outgoing), []
         self.closed = True
+        if last:  # an unbind written just before must still leave
+            with contextlib.suppress(RuntimeError, OSError):
+                self.writer.write(last)
         # Cancel rather than fail the keep-alive probe: nobody awaits it, and
         # an unretrieved exception would be logged as a bug at GC time.
         if self.enquire is not None:

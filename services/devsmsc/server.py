@@ -251,6 +251,8 @@ class _Session:
         self.closed = False
         self._seq = 0
         self._outstanding: dict[int, Outbound] = {}
+        # PDUs of one event-loop turn go out in one write (one system call).
+        self._outgoing: list[bytes] = []
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
 
@@ -262,7 +264,7 @@ class _Session:
     def send_deliver(self, item: Outbound) -> None:
         self._seq = self._seq % 0x7FFFFFFF + 1
         self._outstanding[self._seq] = item
-        self.writer.write(p.encode(item.pdu, self._seq))
+        self._send(p.encode(item.pdu, self._seq))
         if item.is_receipt:
             self.smsc.counters.receipts_sent += 1
         else:
@@ -272,12 +274,31 @@ class _Session:
 
     def _write(self, pdu: p.Pdu) -> None:
         if not self.closed:
-            self.writer.write(p.encode(pdu))
+            self._send(p.encode(pdu))
+
+    def _send(self, data: bytes) -> None:
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._outgoing.append(data)
+
+    def _flush(self) -> None:
+        data, self._outgoing = b"".join(self._outgoing), []
+        if self.closed or not data:
+            return
+        try:
+            self.writer.write(data)
+        except (RuntimeError, OSError):
+            # The peer is gone: closing puts what it never answered back in the queue.
+            self.close()
 
     def close(self) -> None:
         if self.closed:
             return
+        last, self._outgoing = b"".join(self._outgoing), []
         self.closed = True
+        if last:  # an unbind_resp written just before must still leave
+            with contextlib.suppress(RuntimeError, OSError):
+                self.writer.write(last)
         scheduler = self.smsc.scheduler
         scheduler.remove_receiver(self)
         outstanding, self._outstanding = self._outstanding, {}

@@ -6,9 +6,12 @@ import logging
 import sys
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import orjson
 from opentelemetry import trace
+
+from libs import config
 
 # Set by a server for the request it is handling, so every log line names it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -41,6 +44,24 @@ class JsonFormatter(logging.Formatter):
         if isinstance(extra, dict):
             entry.update(extra)
         return orjson.dumps(entry, default=str).decode()
+
+
+_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    """``OMNIGATE_LOG_LEVEL``: debug, info (default), warning or error."""
+
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if self.log_level not in _LEVELS:
+            raise ValueError(f"log_level must be one of {_LEVELS}")
+
+
+def log_level_from_env() -> str:
+    return config.load(LogConfig, "OMNIGATE_").log_level
 
 
 def setup_logging(service: str, level: str = "info") -> None:

@@ -9,6 +9,7 @@ from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
+from libs.logs import log_level_from_env
 from libs.telemetry import TelemetryConfig
 from services.edge.ratelimit import RateLimitConfig
 
@@ -96,7 +97,7 @@ class EdgeSettings:
             ratelimit=config.load(RateLimitConfig, "OMNIGATE_RATELIMIT_"),
             webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
             telemetry=TelemetryConfig.from_env(),
-            log_level=config.load(_Log, "OMNIGATE_").log_level,
+            log_level=log_level_from_env(),
         )
 
 
@@ -115,10 +116,5 @@ class WebhookSettings:
             db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
             bus=config.load(BusConfig, "OMNIGATE_BUS_"),
             telemetry=TelemetryConfig.from_env(),
-            log_level=config.load(_Log, "OMNIGATE_").log_level,
+            log_level=log_level_from_env(),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Log:
-    log_level: str = "info"

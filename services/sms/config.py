@@ -8,6 +8,7 @@ from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcServerConfig
+from libs.logs import log_level_from_env
 from libs.smpp.config import SmppBindConfig
 from libs.telemetry import TelemetryConfig
 
@@ -79,7 +80,7 @@ class ServerSettings:
             bus=config.load(BusConfig, "OMNIGATE_BUS_"),
             grpc=config.load(GrpcServerConfig, "OMNIGATE_SMS_GRPC_"),
             telemetry=TelemetryConfig.from_env(),
-            log_level=config.load(_Log, "OMNIGATE_").log_level,
+            log_level=log_level_from_env(),
         )
 
 
@@ -103,11 +104,6 @@ class WorkerSettings:
             smpp=config.load(SmppBindConfig, "OMNIGATE_SMPP_"),
             worker=config.load(WorkerConfig, "OMNIGATE_SMS_WORKER_"),
             telemetry=TelemetryConfig.from_env(),
-            log_level=config.load(_Log, "OMNIGATE_").log_level,
+            log_level=log_level_from_env(),
             pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class _Log:
-    log_level: str = "info"

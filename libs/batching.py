@@ -9,6 +9,7 @@ cores. Each caller still awaits the outcome of its own item.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -69,7 +70,11 @@ class MicroBatcher(Generic[T, R]):
             return
         items, futures = self._items, self._futures
         self._items, self._futures = [], []
-        task = asyncio.get_running_loop().create_task(self._run(items, futures))
+        # A fresh context: the flush serves many callers, so it must not run in
+        # (and parent its spans to) whichever caller happened to start it.
+        task = asyncio.get_running_loop().create_task(
+            self._run(items, futures), context=contextvars.Context()
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

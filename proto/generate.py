@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from google.rpc import status_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +31,13 @@ def generate(out: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_DIR)) for p in PROTO_DIR.rglob("*.proto"))
     with tempfile.TemporaryDirectory() as tmp:
         include = Path(protoc.__file__).parent / "_proto"
+        # google/rpc/*.proto ship with googleapis-common-protos (a grpcio-status dependency).
+        googleapis = Path(status_pb2.__file__).parent.parent.parent
         args = [
             "grpc_tools.protoc",
             f"-I{PROTO_DIR}",
             f"-I{include}",
+            f"-I{googleapis}",
             f"--python_out={tmp}",
             f"--pyi_out={tmp}",
             f"--grpc_python_out={tmp}",

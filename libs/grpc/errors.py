@@ -33,7 +33,8 @@ _BY_NAME = {cls.__name__: cls for cls in CODES}
 _BY_CODE = {code: cls for cls, code in CODES.items()}
 
 
-def to_status(exc: errors.OmnigateError) -> grpc.Status:
+def to_status_proto(exc: errors.OmnigateError) -> status_pb2.Status:
+    """The rich status of a domain error (also carried per item by batch RPCs)."""
     cls = next(c for c in type(exc).__mro__ if c in CODES)
     code = CODES[cls]
     details: list[any_pb2.Any] = []
@@ -58,20 +59,34 @@ def to_status(exc: errors.OmnigateError) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         details.append(packed)
-    status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=exc.detail, details=details
-    )
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.detail, details=details)
+
+
+def to_status(exc: errors.OmnigateError) -> grpc.Status:
+    return rpc_status.to_status(to_status_proto(exc))
+
+
+def from_status_proto(status: status_pb2.Status) -> errors.OmnigateError:
+    """The domain error a rich status describes."""
+    code = grpc.StatusCode.UNKNOWN
+    for candidate in grpc.StatusCode:
+        if candidate.value[0] == status.code:
+            code = candidate
+    return _from_parts(code, status.message or code.name.lower(), status)
 
 
 def from_rpc_error(exc: grpc.aio.AioRpcError) -> errors.OmnigateError:
     """The domain error a failed call carries (transport faults: Unavailable, DeadlineExceeded)."""
     code = exc.code()
-    detail = exc.details() or code.name.lower()
+    return _from_parts(code, exc.details() or code.name.lower(), rpc_status.from_call(exc))
+
+
+def _from_parts(
+    code: grpc.StatusCode, detail: str, status: status_pb2.Status | None
+) -> errors.OmnigateError:
     cls: type[errors.OmnigateError] = _BY_CODE.get(code, errors.Internal)
     violations: list[errors.FieldViolation] = []
     retry_after: float | None = None
-    status = rpc_status.from_call(exc)
     if status is not None:
         for d in status.details:
             if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):

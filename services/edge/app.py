@@ -17,6 +17,7 @@ from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
 from services.edge.problems import problem_middleware
+from services.edge.sms_sender import SmsSender
 from services.edge.webhooks import api as webhooks_api
 from services.edge.webhooks import openapi as webhooks_openapi
 
@@ -53,8 +54,11 @@ def create_app(settings: EdgeSettings) -> web.Application:
 
     async def sms_channel(app: web.Application) -> AsyncIterator[None]:
         channel = open_channel(settings.sms)
-        app[messages.SMS_KEY] = sms_pb2_grpc.SmsServiceStub(channel)
+        stub = sms_pb2_grpc.SmsServiceStub(channel)
+        app[messages.SMS_KEY] = stub
+        app[messages.SENDER_KEY] = sender = SmsSender(stub)
         yield
+        await sender.close()
         await channel.close()
 
     app.cleanup_ctx.extend([database, sms_channel])

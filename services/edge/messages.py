@@ -11,8 +11,10 @@ from services.edge import idempotency
 from services.edge.auth import TENANT_KEY
 from services.edge.json_body import read_object
 from services.edge.representation import message_json
+from services.edge.sms_sender import SmsSender
 
 SMS_KEY = web.AppKey("sms_stub", sms_pb2_grpc.SmsServiceStub)
+SENDER_KEY = web.AppKey("sms_sender", SmsSender)
 
 _SEND_REQUIRED = frozenset({"to", "from", "body"})
 _SEND_OPTIONAL = frozenset({"status_callback"})
@@ -30,7 +32,7 @@ async def send_message(request: web.Request) -> web.Response:
             "status_callback", "must be an absolute http(s) URL; leave the field out for none"
         )
     tenant = request[TENANT_KEY]
-    msg = await request.app[SMS_KEY].SendMessage(
+    msg = await request.app[SENDER_KEY].send(
         sms_pb2.SendMessageRequest(
             tenant_id=tenant.id,
             recipient=data["to"],

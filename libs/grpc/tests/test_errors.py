@@ -93,3 +93,19 @@ async def test_an_unexpected_exception_is_an_internal_error_without_its_text(
         await channel.close()
     assert caught.value.code() == grpc.StatusCode.INTERNAL
     assert "secret" not in (caught.value.details() or "")
+
+
+@pytest.mark.parametrize("cls", _all_domain_errors(), ids=lambda c: c.__name__)
+def test_domain_error_round_trips_through_a_per_item_status(
+    cls: type[errors.OmnigateError],
+) -> None:
+    from libs.grpc.errors import from_status_proto, to_status_proto
+
+    original = _example(cls)
+    back = from_status_proto(to_status_proto(original))
+    assert type(back) is cls
+    assert back.detail == original.detail
+    if isinstance(back, errors.InvalidArgument):
+        assert back.violations == (errors.FieldViolation("to", "bad"),)
+    if isinstance(back, errors.ResourceExhausted):
+        assert back.retry_after_s == 2.5

@@ -381,23 +381,23 @@ async def apply_transitions(
     if not applied:
         return []
     last = {str(r["id"]): r for r, _ in applied}
+    # The rows are locked above; the update and the history rows go in one statement.
     await conn.execute(
-        "UPDATE messages m SET status = u.status, sequence = u.sequence, error_code = u.code,"
-        " error_message = u.msg, updated_at = u.at"
+        "WITH updated AS ("
+        " UPDATE messages m SET status = u.status, sequence = u.sequence, error_code = u.code,"
+        "   error_message = u.msg, updated_at = u.at"
         " FROM unnest($1::text[], $2::int2[], $3::int4[], $4::text[], $5::text[],"
-        " $6::timestamptz[]) AS u(id, status, sequence, code, msg, at) WHERE m.id = u.id",
+        "   $6::timestamptz[]) AS u(id, status, sequence, code, msg, at) WHERE m.id = u.id)"
+        " INSERT INTO message_transitions"
+        " (message_id, sequence, status, occurred_at, error_code, error_message)"
+        " SELECT * FROM unnest($7::text[], $8::int4[], $9::int2[], $10::timestamptz[],"
+        " $11::text[], $12::text[])",
         list(last),
         [r["status"] for r in last.values()],
         [r["sequence"] for r in last.values()],
         [r["error_code"] for r in last.values()],
         [r["error_message"] for r in last.values()],
         [r["updated_at"] for r in last.values()],
-    )
-    await conn.execute(
-        "INSERT INTO message_transitions"
-        " (message_id, sequence, status, occurred_at, error_code, error_message)"
-        " SELECT * FROM unnest($1::text[], $2::int4[], $3::int2[], $4::timestamptz[],"
-        " $5::text[], $6::text[])",
         [t.message_id for _, t in applied],
         [r["sequence"] for r, _ in applied],
         [t.status for _, t in applied],

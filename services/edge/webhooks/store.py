@@ -124,48 +124,54 @@ async def next_due_in_s(conn: asyncpg.Connection) -> float | None:
     return None if value is None else float(value)
 
 
+_RECORD = (
+    # One statement (atomic, one round trip): the attempts, then their deliveries' state.
+    # A delivery deleted meanwhile (its endpoint was) is skipped, not an error.
+    "WITH attempts AS ("
+    " INSERT INTO webhook_attempts"
+    " (id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+    " SELECT a.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
+    " $5::int[], $6::text[], $7::int[])"
+    " AS a(id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+    " WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id))"
+    " UPDATE webhook_deliveries d SET status = u.status,"
+    " attempts = d.attempts + u.attempted::int, retries = u.retries,"
+    " last_status_code = CASE WHEN u.attempted THEN u.status_code"
+    " ELSE d.last_status_code END,"
+    " last_error = u.error, next_attempt_at = u.next_attempt_at, updated_at = now()"
+    " FROM unnest($8::text[], $9::text[], $10::bool[], $11::int[], $12::int[], $13::text[],"
+    " $14::timestamptz[])"
+    " AS u(id, status, attempted, retries, status_code, error, next_attempt_at)"
+    " WHERE d.id = u.id"
+)
+
+
 async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> None:
-    """Store attempts and their deliveries' new state, in one transaction."""
+    """Store attempts and their deliveries' new state, atomically."""
     made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
     gone = sorted({r.endpoint_id for r in records if r.decision.disable_endpoint and r.endpoint_id})
+    args = (
+        [r.attempt_id for r in made],
+        [r.delivery_id for r in made],
+        [r.outcome.attempted_at for r in made if r.outcome],
+        [r.url for r in made],
+        [r.outcome.status_code for r in made if r.outcome],
+        [r.outcome.error for r in made if r.outcome],
+        [r.outcome.duration_ms for r in made if r.outcome],
+        [r.delivery_id for r in records],
+        [r.decision.status for r in records],
+        [r.outcome is not None for r in records],
+        [r.decision.retries for r in records],
+        [r.outcome.status_code if r.outcome else None for r in records],
+        [_error(r) for r in records],
+        [r.decision.next_attempt_at for r in records],
+    )
+    if not gone:
+        await conn.execute(_RECORD, *args)
+        return
     async with conn.transaction():
-        if made:
-            # A delivery deleted meanwhile (its endpoint was) is skipped, not an error.
-            await conn.execute(
-                "INSERT INTO webhook_attempts"
-                " (id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
-                " SELECT a.* FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[],"
-                " $5::int[], $6::text[], $7::int[])"
-                " AS a(id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
-                " WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)",
-                [r.attempt_id for r in made],
-                [r.delivery_id for r in made],
-                [r.outcome.attempted_at for r in made if r.outcome],
-                [r.url for r in made],
-                [r.outcome.status_code for r in made if r.outcome],
-                [r.outcome.error for r in made if r.outcome],
-                [r.outcome.duration_ms for r in made if r.outcome],
-            )
-        await conn.execute(
-            "UPDATE webhook_deliveries d SET status = u.status,"
-            " attempts = d.attempts + u.attempted::int, retries = u.retries,"
-            " last_status_code = CASE WHEN u.attempted THEN u.status_code"
-            " ELSE d.last_status_code END,"
-            " last_error = u.error, next_attempt_at = u.next_attempt_at, updated_at = now()"
-            " FROM unnest($1::text[], $2::text[], $3::bool[], $4::int[], $5::int[], $6::text[],"
-            " $7::timestamptz[])"
-            " AS u(id, status, attempted, retries, status_code, error, next_attempt_at)"
-            " WHERE d.id = u.id",
-            [r.delivery_id for r in records],
-            [r.decision.status for r in records],
-            [r.outcome is not None for r in records],
-            [r.decision.retries for r in records],
-            [r.outcome.status_code if r.outcome else None for r in records],
-            [_error(r) for r in records],
-            [r.decision.next_attempt_at for r in records],
-        )
-        if gone:
-            await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
+        await conn.execute(_RECORD, *args)
+        await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
 
 
 def _error(r: AttemptRecord) -> str | None:

@@ -8,7 +8,6 @@ Every caller still gets its answer only after its row is committed.
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from opentelemetry import propagate, trace
 
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
 from libs.batching import MicroBatcher
+from libs.cursors import decode_cursor, encode_cursor
 from libs.errors import InvalidArgument, NotFound, OmnigateError
 from libs.grpc.errors import to_status_proto
 from libs.ids import is_id, new_id
@@ -129,25 +129,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size > MAX_PAGE_SIZE:
             raise InvalidArgument.for_field("page_size", f"must be at most {MAX_PAGE_SIZE}")
-        before = _decode_cursor(request.page_token) if request.page_token else None
+        before = decode_cursor(request.page_token, "msg") if request.page_token else None
         async with self._pool.acquire() as conn:
             rows = await repository.list_messages(conn, request.tenant_id, size + 1, before)
         page = rows[:size]
-        token = _encode_cursor(page[-1]["id"]) if len(rows) > size else ""
+        token = encode_cursor(page[-1]["id"]) if len(rows) > size else ""
         return sms_pb2.ListMessagesResponse(
             messages=[message_from_row(r) for r in page], next_page_token=token
         )
-
-
-def _encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(token: str) -> str:
-    try:
-        value = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument.for_field("page_token", "is not a valid cursor") from exc
-    if not is_id(value, "msg"):
-        raise InvalidArgument.for_field("page_token", "is not a valid cursor")
-    return value

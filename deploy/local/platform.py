@@ -22,7 +22,9 @@ from typing import IO
 
 import aiohttp
 import asyncpg
+import grpc
 import orjson
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -248,17 +250,14 @@ class Platform:
                             if r.status == 200:
                                 return
                     elif proc.ready_port:
-                        import grpc
-                        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
                         async with grpc.aio.insecure_channel(f"127.0.0.1:{proc.ready_port}") as ch:
                             resp = await health_pb2_grpc.HealthStub(ch).Check(
                                 health_pb2.HealthCheckRequest(), timeout=1
                             )
                             if resp.status == health_pb2.HealthCheckResponse.SERVING:
                                 return
-                except (aiohttp.ClientError, OSError, Exception):  # noqa: BLE001 - not up yet
-                    pass
+                except (aiohttp.ClientError, OSError, grpc.aio.AioRpcError):
+                    pass  # not up yet
                 await asyncio.sleep(0.1)
         raise TimeoutError(f"{proc.name} not ready after {timeout_s} s")
 

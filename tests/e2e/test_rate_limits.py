@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from deploy.local.platform import Platform, PlatformConfig
+from services.edge import tenants
 from tests.helpers.infra import unique_name
 
 pytestmark = pytest.mark.e2e
@@ -84,3 +85,34 @@ async def test_two_edges_together_admit_no_more_than_the_tenant_limit(
         assert h["RateLimit-Policy"] == f'"tenant";q={BURST};w=1'
         assert h["RateLimit"].startswith('"tenant";r=')
     assert all(int(h["Retry-After"]) >= 1 for h in limited)
+
+
+async def test_a_revoked_key_is_refused_at_once_by_every_edge(two_edges: Platform) -> None:
+    """Both replicas cached the key; the revocation's NOTIFY empties both caches."""
+    created = await two_edges.create_tenant("revoked-everywhere")
+    headers = {"Authorization": f"Bearer {created['api_key']}"}
+    port = two_edges.config.edge_port
+    urls = [f"http://127.0.0.1:{port + i}/v1/messages?page_size=1" for i in range(2)]
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def statuses() -> list[int]:
+            out = []
+            for url in urls:
+                async with session.get(url) as r:
+                    out.append(r.status)
+            return out
+
+        assert await statuses() == [200, 200]  # now cached by both edges
+        conn = await asyncpg.connect(two_edges.config.dsn)
+        try:
+            await conn.execute("SET search_path TO edge")
+            key_id = await conn.fetchval(
+                "SELECT id FROM api_keys WHERE tenant_id = $1", created["tenant_id"]
+            )
+            await tenants.revoke_key(conn, created["tenant_id"], key_id)
+        finally:
+            await conn.close()
+        deadline = time.monotonic() + 1.0  # milliseconds in practice; a TTL would be 60 s
+        while (seen := await statuses()) != [401, 401] and time.monotonic() < deadline:  # noqa: ASYNC110 - polls two servers
+            await asyncio.sleep(0.02)
+    assert seen == [401, 401]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ import orjson
 import uvloop
 
 from deploy.local.platform import ROOT, Platform, PlatformConfig
+from loadtests.cpu import calibration_ms, cpu_seconds, infra_cpu_seconds
 from tests.helpers.webhooks import Received, WebhookReceiver
 
 FINAL = {
@@ -159,6 +161,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             aiohttp.ClientSession(base_url=u, connector=connector, connector_owner=False)
             for u in urls
         ]
+        calibration = calibration_ms()
+        pids = {**platform.pids(), "bench": os.getpid()}
+        cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
+        work_before = await platform.work_counts()
         t0 = time.monotonic()
         per = max(1, args.concurrency // len(sessions))
         if args.rate:
@@ -179,6 +185,8 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         deadline = t_accepted + args.drain_timeout
         while len(run.final_at) < len(run.sent_at) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter fed by the receiver
             await asyncio.sleep(0.1)
+        cpu_after = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
+        work_after = await platform.work_counts()
         for s in sessions:
             await s.close()
         await connector.close()
@@ -193,6 +201,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         ]
         first = min(run.sent_at.values(), default=t0)
         rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
+        accepted = max(1, len(run.sent_at))
+        cpu_ms = {n: round((cpu_after[n] - cpu_before[n]) * 1000 / accepted, 2) for n in cpu_after}
+        statements = sum(work_after[n][0] - work_before[n][0] for n in work_after)
+        publishes = sum(work_after[n][1] - work_before[n][1] for n in work_after)
         return {
             "mode": "open" if args.rate else "closed",
             "offered": run.offered,
@@ -208,6 +220,11 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "duplicate_submits": smsc.get("duplicate_submits"),
             "bad_signatures": receiver.bad_signatures,
             "peak_rss_mb": rss,
+            # Per accepted message, whatever the machine's speed (see loadtests/cpu.py).
+            "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
+            "db_statements_per_msg": round(statements / accepted, 2),
+            "publishes_per_msg": round(publishes / accepted, 2),
+            "calibration_ms": calibration,
         }
     finally:
         await receiver.stop()

@@ -295,6 +295,21 @@ class Platform:
             if "OMNIGATE_METRICS_PORT" in p.env
         }
 
+    async def work_counts(self) -> dict[str, tuple[float, float]]:
+        """(database statements, bus publishes) so far, by process, from their metrics."""
+        counts = {}
+        async with aiohttp.ClientSession() as http:
+            for name, url in self.metrics_urls().items():
+                db = published = 0.0
+                async with http.get(url) as r:
+                    for line in (await r.text()).splitlines():
+                        if line.startswith("omnigate_db_queries_total{"):
+                            db += float(line.rsplit(" ", 1)[1])
+                        elif line.startswith("omnigate_bus_published_total "):
+                            published += float(line.rsplit(" ", 1)[1])
+                counts[name] = (db, published)
+        return counts
+
     def pids(self) -> dict[str, int]:
         return {p.name: p.process.pid for p in self._procs if p.process is not None}
 

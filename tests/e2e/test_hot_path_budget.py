@@ -45,22 +45,6 @@ async def platform() -> AsyncIterator[Platform]:
         await running.drop()
 
 
-async def _counts(platform: Platform) -> dict[str, tuple[float, float]]:
-    """(database statements, publishes) so far, by process."""
-    counts = {}
-    async with aiohttp.ClientSession() as http:
-        for name, url in platform.metrics_urls().items():
-            db = published = 0.0
-            async with http.get(url) as r:
-                for line in (await r.text()).splitlines():
-                    if line.startswith("omnigate_db_queries_total{"):
-                        db += float(line.rsplit(" ", 1)[1])
-                    elif line.startswith("omnigate_bus_published_total "):
-                        published += float(line.rsplit(" ", 1)[1])
-            counts[name] = (db, published)
-    return counts
-
-
 async def test_db_round_trips_and_publishes_per_message_stay_within_budget(
     platform: Platform,
 ) -> None:
@@ -84,14 +68,14 @@ async def test_db_round_trips_and_publishes_per_message_stay_within_budget(
             await _until(lambda: len(finals) == 1)
             # What the pollers (outbox, webhook retries) cost while nothing happens,
             # subtracted below so that a slower machine does not read as more work.
-            idle_start, idle_t0 = await _counts(platform), time.monotonic()
+            idle_start, idle_t0 = await platform.work_counts(), time.monotonic()
             await asyncio.sleep(2)
-            idle_end, idle_s = await _counts(platform), time.monotonic() - idle_t0
-            before, t0 = await _counts(platform), time.monotonic()
+            idle_end, idle_s = await platform.work_counts(), time.monotonic() - idle_t0
+            before, t0 = await platform.work_counts(), time.monotonic()
             for i in range(N):
                 await send(i)
                 await _until(lambda i=i: len(finals) == i + 2)
-            after, elapsed = await _counts(platform), time.monotonic() - t0
+            after, elapsed = await platform.work_counts(), time.monotonic() - t0
     finally:
         await receiver.stop()
     per = {}

@@ -1,0 +1,50 @@
+"""CPU time of the processes a benchmark run involves, from /proc (Linux).
+
+Throughput on a shared 2-core machine moves with its neighbours; CPU time per
+message moves only with the work done, so the bench reports both. The
+machine's own speed is pinned by a fixed pure-Python loop timed at start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+# The shared servers, by the command name /proc/<pid>/comm gives them.
+INFRA = {"postgres": "postgres", "beam.smp": "rabbitmq", "redis-server": "redis"}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0.0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def infra_cpu_seconds() -> dict[str, float]:
+    """CPU so far of every PostgreSQL, RabbitMQ and Redis process, summed by server."""
+    totals = dict.fromkeys(INFRA.values(), 0.0)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm in INFRA:
+            totals[INFRA[comm]] += cpu_seconds(int(entry.name))
+    return totals
+
+
+def calibration_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop: how fast this machine is right now."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return round((time.perf_counter() - start) * 1000, 1)

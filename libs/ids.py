@@ -9,6 +9,7 @@ strictly increasing even in a burst.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -50,6 +51,21 @@ def new_id(prefix: str) -> str:
             rand = int.from_bytes(os.urandom(10), "big")
         _last_ms, _last_rand = now, rand
     return f"{prefix}_{_encode((now << _RANDOM_BITS) | rand)}"
+
+
+def derived_id(prefix: str, source_id: str, *keys: str) -> str:
+    """The same ``<prefix>_<ulid>`` every time for the same source ID and keys.
+
+    For a record made from another (a webhook delivery of an event to an
+    endpoint) by a step that may run twice: both runs name it alike, so the
+    second finds the first's. It sorts with its source (same milliseconds);
+    the random part is a hash of the inputs.
+    """
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    digest = hashlib.blake2b("\x1f".join((source_id, *keys)).encode(), digest_size=10).digest()
+    value = (id_time_ms(source_id) << _RANDOM_BITS) | int.from_bytes(digest, "big")
+    return f"{prefix}_{_encode(value)}"
 
 
 def is_id(value: str, prefix: str) -> bool:

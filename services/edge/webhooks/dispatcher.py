@@ -1,14 +1,17 @@
-"""From status events to recorded webhook deliveries, attempted at once and retried from the DB.
+"""From status events to webhook deliveries: attempted at once, recorded, retried from the DB.
 
 For each ``MessageStatusChanged`` event the bus hands over, the destinations
 are the tenant's enabled endpoints whose event types match, plus the
-message's own ``status_callback`` (signed with the tenant's secret). Their
-delivery rows are inserted in micro-batches and committed before the event
-is acked, so nothing accepted is lost; then each gets its first attempt
-straight away in this process, without waiting for the poller.
+message's own ``status_callback`` (signed with the tenant's secret). Each
+gets its first attempt straight away; then the delivery, in the state that
+attempt left it, and the attempt are recorded in one statement per
+micro-batch, committed before the event is acked, so nothing accepted is
+lost. A delivery's id (its ``webhook-id``) is derived from the event and the
+destination, so an event delivered again (the process died before the ack)
+is attempted again under the same ``webhook-id``, which receivers dedupe on;
+one that an earlier run already recorded is left to that record.
 
-Attempts and their outcomes are recorded in micro-batches too. Failed
-deliveries stay ``pending`` with a ``next_attempt_at``; the poller claims
+Failed deliveries stay ``pending`` with a ``next_attempt_at``; the poller claims
 due ones (``FOR UPDATE SKIP LOCKED``), so retries survive restarts and are
 shared by every sender process. It polls every ``poll_interval_s``, sooner
 when a retry this process scheduled comes due or a re-send is NOTIFYed.
@@ -32,7 +35,7 @@ import asyncpg
 from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
 from libs.bus.message import Delivery
-from libs.ids import new_id
+from libs.ids import derived_id, new_id
 from services.edge import tenants
 from services.edge.config import WebhookConfig
 from services.edge.webhooks import endpoints, store
@@ -64,6 +67,9 @@ class TenantCache:
         self._pool = pool
         self._ttl_s = ttl_s
         self._cache: dict[str, _TenantHooks] = {}
+        # Lookups in progress: every event of a tenant whose entry expired waits
+        # for one query instead of sending its own.
+        self._loading: dict[str, asyncio.Future[_TenantHooks]] = {}
 
     def invalidate(self, tenant_id: str | None = None) -> None:
         if tenant_id is None:
@@ -85,7 +91,24 @@ class TenantCache:
         return found
 
     async def get(self, tenant_id: str) -> _TenantHooks:
-        return (await self.get_many([tenant_id]))[tenant_id]
+        hooks = self._cache.get(tenant_id)
+        if hooks is not None and hooks.expires > time.monotonic():
+            return hooks
+        loading = self._loading.get(tenant_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        future: asyncio.Future[_TenantHooks] = asyncio.get_running_loop().create_future()
+        self._loading[tenant_id] = future
+        try:
+            hooks = (await self.get_many([tenant_id]))[tenant_id]
+            future.set_result(hooks)
+            return hooks
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: only the waiters (if any) see it raised
+            raise
+        finally:
+            del self._loading[tenant_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +126,7 @@ class Dispatcher:
     sender: WebhookSender
     config: WebhookConfig
     cache: TenantCache = field(init=False)
-    _inserts: MicroBatcher[_Event, list[Job]] = field(init=False)
+    _firsts: MicroBatcher[tuple[NewDelivery, AttemptRecord], None] = field(init=False)
     _records: MicroBatcher[AttemptRecord, None] = field(init=False)
     _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
     # Set while fewer than ``concurrency`` attempts are in progress.
@@ -115,7 +138,7 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.cache = TenantCache(self.pool)
-        self._inserts = MicroBatcher(self._insert, max_size=500, max_delay_s=0.002)
+        self._firsts = MicroBatcher(self._record_first, max_size=500, max_delay_s=0.005)
         self._records = MicroBatcher(self._record, max_size=500, max_delay_s=0.005)
         self._lease_s = self.config.timeout_s + LEASE_MARGIN_S
         self._room.set()
@@ -139,7 +162,7 @@ class Dispatcher:
                 # Its delivery's lease runs out and the poller tries it again.
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        await self._inserts.close()
+        await self._firsts.close()
         await self._records.close()
         if self._listener is not None:
             await self.pool.release(self._listener)
@@ -147,68 +170,72 @@ class Dispatcher:
     # -- events from the bus -------------------------------------------------
 
     async def handle(self, delivery: Delivery) -> None:
-        """The bus handler: returns (and the event is acked) once its deliveries are committed."""
+        """The bus handler: returns (and the event is acked) once its deliveries are recorded."""
         if delivery.type != STATUS_EVENT:
             return
         event = events_pb2.MessageStatusChanged.FromString(delivery.body)
-        jobs = await self._inserts.submit(
+        hooks = await self.cache.get(event.message.tenant_id)
+        new = self._destinations(
             _Event(
                 event.message.tenant_id,
                 delivery.message_id,
                 status_event_type(event),
                 status_payload(event),
                 event.message.status_callback,
-            )
+            ),
+            hooks,
         )
-        for job in jobs:
-            self._spawn(job)
-        # Back-pressure: take no more events while the receivers are this far behind.
-        await self._room.wait()
+        if new and (delivery.redelivered or delivery.attempt):
+            # An earlier run may have recorded some: those are settled or the poller's.
+            async with self.pool.acquire() as conn:
+                recorded = await store.recorded(conn, [d.id for d in new])
+            new = [d for d in new if d.id not in recorded]
+        attempted = await asyncio.gather(*(self._first_attempt(d, hooks) for d in new))
+        await asyncio.gather(*(self._firsts.submit(a) for a in attempted if a is not None))
 
-    async def _insert(self, events: Sequence[_Event]) -> list[list[Job]]:
-        hooks = await self.cache.get_many([e.tenant_id for e in events])
-        rows: list[list[NewDelivery]] = []
-        for e in events:
-            mine: list[NewDelivery] = []
-            if e.callback_url:
-                # The event's own id: the webhook-id status_callback receivers always got.
-                mine.append(
+    def _destinations(self, e: _Event, hooks: _TenantHooks) -> list[NewDelivery]:
+        found: list[NewDelivery] = []
+        if e.callback_url:
+            # The event's own id: the webhook-id status_callback receivers always got.
+            found.append(
+                NewDelivery(
+                    e.event_id,
+                    e.tenant_id,
+                    None,
+                    e.callback_url,
+                    e.event_id,
+                    e.event_type,
+                    e.payload,
+                )
+            )
+        for ep in hooks.endpoints:
+            if ep.wants(e.event_type):
+                found.append(
                     NewDelivery(
-                        e.event_id,
+                        derived_id("dlv", e.event_id, ep.id),
                         e.tenant_id,
+                        ep.id,
                         None,
-                        e.callback_url,
                         e.event_id,
                         e.event_type,
                         e.payload,
                     )
                 )
-            for ep in hooks[e.tenant_id].endpoints:
-                if ep.wants(e.event_type):
-                    mine.append(
-                        NewDelivery(
-                            new_id("dlv"),
-                            e.tenant_id,
-                            ep.id,
-                            None,
-                            e.event_id,
-                            e.event_type,
-                            e.payload,
-                        )
-                    )
-            rows.append(mine)
+        return found
+
+    async def _first_attempt(
+        self, new: NewDelivery, hooks: _TenantHooks
+    ) -> tuple[NewDelivery, AttemptRecord] | None:
+        job = Job(new.id, new.tenant_id, new.endpoint_id, new.url, new.payload, 0)
+        record = await self._try(job, hooks)
+        return None if record is None else (new, record)
+
+    async def _record_first(self, items: Sequence[tuple[NewDelivery, AttemptRecord]]) -> list[None]:
         async with self.pool.acquire() as conn:
-            inserted = await store.insert_deliveries(
-                conn, [r for mine in rows for r in mine], self._lease_s
-            )
-        return [
-            [
-                Job(r.id, r.tenant_id, r.endpoint_id, r.url, r.payload, 0)
-                for r in mine
-                if r.id in inserted
-            ]
-            for mine in rows
-        ]
+            await store.record_first(conn, items)
+        if any(r.decision.disable_endpoint for _, r in items):
+            self.cache.invalidate()
+        return [None] * len(items)
 
     # -- attempts --------------------------------------------------------------
 
@@ -227,7 +254,12 @@ class Dispatcher:
             log.error("webhook attempt crashed", exc_info=task.exception())
 
     async def _attempt(self, job: Job) -> None:
-        hooks = await self.cache.get(job.tenant_id)
+        record = await self._try(job, await self.cache.get(job.tenant_id))
+        if record is not None:
+            await self._save(record)
+
+    async def _try(self, job: Job, hooks: _TenantHooks) -> AttemptRecord | None:
+        """One attempt of ``job``; what to record of it (None: its endpoint was deleted)."""
         if job.endpoint_id is None:
             assert job.url is not None
             url = job.url
@@ -236,19 +268,16 @@ class Dispatcher:
             ep = next((e for e in hooks.endpoints if e.id == job.endpoint_id), None)
             if ep is None:
                 # Deleted: its deliveries went with it.
-                return
+                return None
             if ep.disabled:
-                await self._save(AttemptRecord(job.id, Decision(FAILED, job.retries, None), ep.id))
-                return
+                return AttemptRecord(job.id, Decision(FAILED, job.retries, None), ep.id)
             url = ep.url
             secrets = ep.signing_secrets(datetime.now(UTC))
         outcome = await self.sender.post(url, job.id, secrets, job.payload)
         decision = decide(outcome, job.retries, self.config.retry_delays_s)
         if decision.next_attempt_at is not None:
             self._wake_at(decision.next_attempt_at)
-        await self._save(
-            AttemptRecord(job.id, decision, job.endpoint_id, new_id("att"), url, outcome)
-        )
+        return AttemptRecord(job.id, decision, job.endpoint_id, new_id("att"), url, outcome)
 
     async def _save(self, rec: AttemptRecord) -> None:
         try:

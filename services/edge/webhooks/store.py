@@ -65,35 +65,75 @@ class AttemptRecord:
     outcome: Outcome | None = None
 
 
-async def insert_deliveries(
-    conn: asyncpg.Connection, rows: Sequence[NewDelivery], lease_s: float
-) -> set[str]:
-    """Insert what is not recorded yet; returns the IDs inserted now.
-
-    An event the bus delivers again finds its rows already there: they are
-    left to whoever inserted them (or, if that process died, to the poller
-    once their lease ends), so a destination never gets two first attempts.
-    """
-    if not rows:
-        return set()
-    inserted = await conn.fetch(
-        "INSERT INTO webhook_deliveries"
-        " (id, tenant_id, endpoint_id, url, event_id, event_type, payload, next_attempt_at)"
-        " SELECT d.id, d.tenant_id, d.endpoint_id, d.url, d.event_id, d.event_type, d.payload,"
-        " now() + make_interval(secs => $8::float8)"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-        " $7::bytea[]) AS d(id, tenant_id, endpoint_id, url, event_id, event_type, payload)"
-        " ON CONFLICT DO NOTHING RETURNING id",
-        [r.id for r in rows],
-        [r.tenant_id for r in rows],
-        [r.endpoint_id for r in rows],
-        [r.url for r in rows],
-        [r.event_id for r in rows],
-        [r.event_type for r in rows],
-        [r.payload for r in rows],
-        lease_s,
+async def recorded(conn: asyncpg.Connection, delivery_ids: Sequence[str]) -> set[str]:
+    """Which of these deliveries are recorded already."""
+    rows = await conn.fetch(
+        "SELECT id FROM webhook_deliveries WHERE id = ANY($1::text[])", list(delivery_ids)
     )
-    return {r["id"] for r in inserted}
+    return {r["id"] for r in rows}
+
+
+_RECORD_FIRST = (
+    # One statement (atomic, one round trip): new deliveries in the state their first
+    # attempt left them, and those attempts. A delivery an earlier run recorded is kept.
+    "WITH deliveries AS ("
+    " INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, url, event_id, event_type,"
+    " payload, status, attempts, retries, last_status_code, last_error, next_attempt_at)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::bytea[], $8::text[], $9::int[], $10::int[], $11::int[], $12::text[],"
+    " $13::timestamptz[])"
+    " ON CONFLICT DO NOTHING RETURNING id)"
+    " INSERT INTO webhook_attempts"
+    " (id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+    " SELECT a.* FROM unnest($14::text[], $15::text[], $16::timestamptz[], $17::text[],"
+    " $18::int[], $19::text[], $20::int[])"
+    " AS a(id, delivery_id, attempted_at, url, status_code, error, duration_ms)"
+    " WHERE a.delivery_id IN (SELECT id FROM deliveries)"
+)
+
+
+async def record_first(
+    conn: asyncpg.Connection, items: Sequence[tuple[NewDelivery, AttemptRecord]]
+) -> None:
+    """Record new deliveries with their first attempt (endpoints that answered 410 disabled)."""
+    made = [r for _, r in items if r.attempt_id is not None and r.outcome is not None]
+    gone = sorted(
+        {r.endpoint_id for _, r in items if r.decision.disable_endpoint and r.endpoint_id}
+    )
+    args = (
+        [d.id for d, _ in items],
+        [d.tenant_id for d, _ in items],
+        [d.endpoint_id for d, _ in items],
+        [d.url for d, _ in items],
+        [d.event_id for d, _ in items],
+        [d.event_type for d, _ in items],
+        [d.payload for d, _ in items],
+        [r.decision.status for _, r in items],
+        [int(r.outcome is not None) for _, r in items],
+        [r.decision.retries for _, r in items],
+        [r.outcome.status_code if r.outcome else None for _, r in items],
+        [_error(r) for _, r in items],
+        [r.decision.next_attempt_at for _, r in items],
+        *_attempt_columns(made),
+    )
+    if not gone:
+        await conn.execute(_RECORD_FIRST, *args)
+        return
+    async with conn.transaction():
+        await conn.execute(_RECORD_FIRST, *args)
+        await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
+
+
+def _attempt_columns(made: Sequence[AttemptRecord]) -> tuple[list[Any], ...]:
+    return (
+        [r.attempt_id for r in made],
+        [r.delivery_id for r in made],
+        [r.outcome.attempted_at for r in made if r.outcome],
+        [r.url for r in made],
+        [r.outcome.status_code for r in made if r.outcome],
+        [r.outcome.error for r in made if r.outcome],
+        [r.outcome.duration_ms for r in made if r.outcome],
+    )
 
 
 async def claim_due(conn: asyncpg.Connection, limit: int, lease_s: float) -> list[Job]:
@@ -151,13 +191,7 @@ async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> 
     made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
     gone = sorted({r.endpoint_id for r in records if r.decision.disable_endpoint and r.endpoint_id})
     args = (
-        [r.attempt_id for r in made],
-        [r.delivery_id for r in made],
-        [r.outcome.attempted_at for r in made if r.outcome],
-        [r.url for r in made],
-        [r.outcome.status_code for r in made if r.outcome],
-        [r.outcome.error for r in made if r.outcome],
-        [r.outcome.duration_ms for r in made if r.outcome],
+        *_attempt_columns(made),
         [r.delivery_id for r in records],
         [r.decision.status for r in records],
         [r.outcome is not None for r in records],

@@ -1,4 +1,5 @@
-"""Webhook endpoints as a tenant uses them: filters, retries, attempts, re-send, rotation, SSRF."""
+"""Webhook endpoints as a tenant uses them: filters, retries, attempts, re-send, rotation, SSRF,
+and a sender killed mid-attempt."""
 
 from __future__ import annotations
 
@@ -348,3 +349,30 @@ async def test_another_tenants_endpoint_is_404(
     assert ep["id"] not in [e["id"] for e in page["data"]]
     status, still = await call(http, "GET", base, fresh)
     assert status == 200 and still["description"] == ""
+
+
+async def test_webhook_in_flight_when_the_sender_dies_comes_again_with_its_webhook_id(
+    http: aiohttp.ClientSession,
+    fresh: TenantCredentials,
+    hooks: WebhookReceiver,
+    platform: Platform,
+) -> None:
+    ep = await create_endpoint(http, fresh, hooks.url_holding(), ["message.delivered"])
+    message_id = await send(http, fresh)
+    # The receiver holds the first attempt open while the sender is killed.
+    await hooks.wait_for(lambda r: len(of_type(r, message_id, "message.delivered")) == 1)
+    await platform.kill("webhooks")
+    hooks.release.set()
+    await platform.restart("webhooks")
+    # The event was never acked: it comes back, and so does the webhook, under the same id.
+    await hooks.wait_for(lambda r: len(of_type(r, message_id, "message.delivered")) == 2)
+    got = of_type(hooks, message_id, "message.delivered")
+    assert len({h.headers["webhook-id"] for h in got}) == 1
+
+    async def recorded() -> list[dict[str, object]]:
+        found = await deliveries(http, fresh, ep["id"])
+        return found if found and found[0]["status"] == "succeeded" else []
+
+    (delivery,) = await eventually(recorded)
+    assert delivery["id"] == got[0].headers["webhook-id"]
+    assert delivery["attempts"] == 1

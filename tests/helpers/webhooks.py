@@ -26,7 +26,8 @@ class Received:
 @dataclass
 class WebhookReceiver:
     """Answers POST /hooks/<anything> with 200, or POST /hooks/fail-<n>/... with 500 to the
-    first n attempts of each webhook-id (a receiver that comes back after failing)."""
+    first n attempts of each webhook-id (a receiver that comes back after failing), or
+    POST /hooks/hold/... only once ``release`` is set (a receiver that hangs)."""
 
     secret: str = ""
     received: list[Received] = field(default_factory=list)
@@ -36,6 +37,7 @@ class WebhookReceiver:
     on_receive: Callable[[Received], None] | None = None
     # A benchmark keeps only counts, not every body.
     keep: bool = True
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -80,10 +82,15 @@ class WebhookReceiver:
             async with self._changed:
                 self.received.append(received)
                 self._changed.notify_all()
+        if tail.startswith("hold/"):
+            await self.release.wait()
         return web.Response(status=status)
 
     def url_failing(self, times: int) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/fail-{times}/status"
+
+    def url_holding(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/hold/status"
 
     def for_message(self, message_id: str) -> list[Received]:
         return [r for r in self.received if r.payload.get("data", {}).get("id") == message_id]

@@ -14,10 +14,12 @@ from types import TracebackType
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from opentelemetry import trace
+from yarl import URL
 
 from libs.bus.config import BusConfig
 from libs.bus.publisher import Publisher
 from libs.bus.topology import declare_exchanges
+from libs.bus.transport import CoalescingTCPTransportFactory
 
 log = logging.getLogger("omnigate.bus")
 
@@ -46,9 +48,12 @@ class Bus:
         ``name`` shows in the broker's connection list; ``tracer`` overrides
         the global one (tests).
         """
-        connection = await aio_pika.connect_robust(
-            config.url, client_properties={"connection_name": name}
-        )
+        url = URL(config.url)
+        connection = aio_pika.RobustConnection(url, client_properties={"connection_name": name})
+        if url.scheme == "amqp":
+            # Not a parameter aio_pika knows, so set where it passes it on to aiormq.
+            connection.kwargs["transport_factory"] = CoalescingTCPTransportFactory()
+        await connection.connect()
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchanges = await declare_exchanges(channel, config.prefix)

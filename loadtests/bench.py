@@ -9,8 +9,11 @@ Standard Webhooks signature. The load is a closed loop (``--messages`` with
 
 Figures: offered, accepted, accepted_per_s, e2e_per_s (final receipt webhook
 received), accept/e2e latency percentiles, lost (accepted but no final
-webhook), duplicate_submits (counted at the SMSC), bad_signatures, and the
-peak RSS of every process.
+webhook), duplicate_submits (counted at the SMSC), bad_signatures, the peak
+RSS of every process and its growth after warm-up (the first 10 % of the
+load), and CPU time per message of every process, PostgreSQL, RabbitMQ and
+Redis included. ``--kill-worker-after S`` SIGKILLs the sms worker S seconds
+into the load and starts it again (the crash drill).
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import aiohttp
 import orjson
 import uvloop
 
 from deploy.local.platform import ROOT, Platform, PlatformConfig
-from loadtests.cpu import calibration_ms, cpu_seconds, infra_cpu_seconds
+from loadtests.proc import calibration_ms, cpu_seconds, infra_cpu_seconds, peak_rss_mb, rss_mb
 from tests.helpers.webhooks import Received, WebhookReceiver
 
 FINAL = {
@@ -46,6 +48,7 @@ class Run:
     final_at: dict[str, float] = field(default_factory=dict)
     offered: int = 0
     rejected: int = 0
+    worker_killed_at: int | None = None  # messages accepted when the worker was SIGKILLed
 
     def record_webhook(self, hook: Received) -> None:
         if hook.payload["type"] in FINAL:
@@ -59,14 +62,32 @@ def percentile(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1)
 
 
-def peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return 0.0
+@dataclass
+class MemoryWatch:
+    """Each process's RSS once the load is warm (a tenth of it accepted) and at the end."""
+
+    run: Run
+    expected: int
+    warm: dict[str, float] = field(default_factory=dict)
+
+    async def watch(self, platform: Platform) -> None:
+        while not self.warm:
+            if len(self.run.sent_at) >= self.expected / 10:
+                self.warm = {n: rss_mb(pid) for n, pid in platform.pids().items()}
+            await asyncio.sleep(0.5)
+
+    def growth_pct(self, platform: Platform) -> dict[str, float]:
+        return {
+            n: round((rss_mb(pid) - self.warm[n]) / self.warm[n] * 100, 1)
+            for n, pid in platform.pids().items()
+            if self.warm.get(n)
+        }
+
+
+async def _kill_worker_after(platform: Platform, seconds: float, run: Run) -> None:
+    await asyncio.sleep(seconds)
+    run.worker_killed_at = len(run.sent_at)
+    await platform.restart("sms-worker-0")  # SIGKILL, then start it again
 
 
 async def _send(
@@ -165,6 +186,12 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         pids = {**platform.pids(), "bench": os.getpid()}
         cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
         work_before = await platform.work_counts()
+        memory = MemoryWatch(run, int(args.rate * args.duration) if args.rate else args.messages)
+        background = [asyncio.create_task(memory.watch(platform))]
+        if args.kill_worker_after is not None:
+            background.append(
+                asyncio.create_task(_kill_worker_after(platform, args.kill_worker_after, run))
+            )
         t0 = time.monotonic()
         per = max(1, args.concurrency // len(sessions))
         if args.rate:
@@ -185,7 +212,12 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         deadline = t_accepted + args.drain_timeout
         while len(run.final_at) < len(run.sent_at) and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter fed by the receiver
             await asyncio.sleep(0.1)
-        cpu_after = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        # A process restarted meanwhile (the crash drill) has no comparable figure.
+        same = {n: pid for n, pid in pids.items() if platform.pids().get(n, pid) == pid}
+        cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_cpu_seconds()
         work_after = await platform.work_counts()
         for s in sessions:
             await s.close()
@@ -203,8 +235,8 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
         accepted = max(1, len(run.sent_at))
         cpu_ms = {n: round((cpu_after[n] - cpu_before[n]) * 1000 / accepted, 2) for n in cpu_after}
-        statements = sum(work_after[n][0] - work_before[n][0] for n in work_after)
-        publishes = sum(work_after[n][1] - work_before[n][1] for n in work_after)
+        statements = sum(work_after[n][0] - work_before[n][0] for n in work_after if n in same)
+        publishes = sum(work_after[n][1] - work_before[n][1] for n in work_after if n in same)
         return {
             "mode": "open" if args.rate else "closed",
             "offered": run.offered,
@@ -220,11 +252,13 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "duplicate_submits": smsc.get("duplicate_submits"),
             "bad_signatures": receiver.bad_signatures,
             "peak_rss_mb": rss,
+            "rss_growth_after_warmup_pct": memory.growth_pct(platform),
             # Per accepted message, whatever the machine's speed (see loadtests/cpu.py).
             "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
             "db_statements_per_msg": round(statements / accepted, 2),
             "publishes_per_msg": round(publishes / accepted, 2),
             "calibration_ms": calibration,
+            "worker_killed_at_accepted": run.worker_killed_at,
         }
     finally:
         await receiver.stop()
@@ -242,6 +276,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--edges", type=int, default=1)
     parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--kill-worker-after",
+        type=float,
+        default=None,
+        help="SIGKILL the sms worker this many seconds into the load, then restart it",
+    )
     # uvloop, like the services: the load generator shares the two cores with them.
     result = uvloop.run(bench(parser.parse_args()))
     print(orjson.dumps(result).decode(), flush=True)

@@ -1,4 +1,4 @@
-"""CPU time of the processes a benchmark run involves, from /proc (Linux).
+"""CPU time and memory of the processes a benchmark run involves, from /proc (Linux).
 
 Throughput on a shared 2-core machine moves with its neighbours; CPU time per
 message moves only with the work done, so the bench reports both. The
@@ -48,3 +48,23 @@ def calibration_ms() -> float:
     for i in range(2_000_000):
         total += i
     return round((time.perf_counter() - start) * 1000, 1)
+
+
+def _status_mb(pid: int, field: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory now."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The most resident memory the process ever had."""
+    return _status_mb(pid, "VmHWM:")

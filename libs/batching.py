@@ -25,8 +25,9 @@ class MicroBatcher(Generic[T, R]):
 
     ``flush`` returns one result per item, in order, or raises: an exception
     fails every item of that batch (the transaction rolled back as a whole).
-    At most ``max_concurrency`` flushes run at once; while they are busy new
-    items accumulate into the next batch, so batches grow with load.
+    At most ``max_concurrency`` flushes run at once; while they are all busy,
+    new items wait in the next batch, which leaves as soon as one finishes
+    (group commit): batches grow with load instead of queueing up small.
     """
 
     def __init__(
@@ -42,7 +43,8 @@ class MicroBatcher(Generic[T, R]):
         self._flush = flush
         self._max_size = max_size
         self._max_delay_s = max_delay_s
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_concurrency = max_concurrency
+        self._running = 0
         self._items: list[T] = []
         self._futures: list[asyncio.Future[R]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -66,34 +68,37 @@ class MicroBatcher(Generic[T, R]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._items:
-            return
-        items, futures = self._items, self._futures
-        self._items, self._futures = [], []
-        # A fresh context: the flush serves many callers, so it must not run in
-        # (and parent its spans to) whichever caller happened to start it.
-        task = asyncio.get_running_loop().create_task(
-            self._run(items, futures), context=contextvars.Context()
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # With every flush busy the items stay: the first flush to finish takes them.
+        while self._items and self._running < self._max_concurrency:
+            items, futures = self._items[: self._max_size], self._futures[: self._max_size]
+            del self._items[: self._max_size], self._futures[: self._max_size]
+            self._running += 1
+            # A fresh context: the flush serves many callers, so it must not run in
+            # (and parent its spans to) whichever caller happened to start it.
+            task = asyncio.get_running_loop().create_task(
+                self._run(items, futures), context=contextvars.Context()
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _run(self, items: list[T], futures: list[asyncio.Future[R]]) -> None:
-        async with self._slots:
-            try:
-                results = await self._flush(items)
-                if len(results) != len(items):
-                    raise RuntimeError(f"flush returned {len(results)} results for {len(items)}")
-            except BaseException as exc:
-                for f in futures:
-                    if not f.done():
-                        f.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                return
-            for f, r in zip(futures, results, strict=True):
+        try:
+            results = await self._flush(items)
+            if len(results) != len(items):
+                raise RuntimeError(f"flush returned {len(results)} results for {len(items)}")
+        except BaseException as exc:
+            for f in futures:
                 if not f.done():
-                    f.set_result(r)
+                    f.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        finally:
+            self._running -= 1
+            self._dispatch()
+        for f, r in zip(futures, results, strict=True):
+            if not f.done():
+                f.set_result(r)
 
     async def close(self) -> None:
         """Flush what is pending and wait for running flushes."""

@@ -5,7 +5,10 @@ flush (~4,000 commits/s on one connection here); given a batch it commits
 all of it at once. Messages are collected until ``max_batch`` of them are
 in hand or ``max_wait_s`` passed since the first, then handed over while
 the next batch is collected, so a quiet queue adds at most ``max_wait_s``
-of latency and a busy one fills whole batches.
+of latency. At most ``max_concurrency`` batches run at once; while they are
+all busy the next one keeps growing and leaves when one finishes, so a busy
+queue fills whole batches instead of starting a small one every few
+milliseconds (each costs its handler's fixed round trips).
 
 Settlement is per message, after the handler: acked on success; if the
 handler raises, every message of the batch is retried or dead-lettered as
@@ -49,16 +52,18 @@ class BatchConsumer(BaseConsumer):
         *,
         max_batch: int = 100,
         max_wait_s: float = 0.005,
+        max_concurrency: int = 2,
         **kw: Any,
     ) -> None:
         super().__init__(bus, spec, **kw)
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or max_concurrency < 1:
+            raise ValueError("max_batch and max_concurrency must be at least 1")
         if max_wait_s < 0:
             raise ValueError("max_wait_s must not be negative")
         self._handler = handler
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
+        self._max_concurrency = max_concurrency
         self._buffer: list[tuple[AbstractIncomingMessage, Delivery]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
@@ -78,12 +83,17 @@ class BatchConsumer(BaseConsumer):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        task = asyncio.create_task(self._run(batch), name=f"{self.queue} batch")
-        self._batches.add(task)
-        task.add_done_callback(self._batches.discard)
+        # With every batch busy the buffer stays: the first batch to finish takes it.
+        while self._buffer and len(self._batches) < self._max_concurrency:
+            batch = self._buffer[: self._max_batch]
+            del self._buffer[: self._max_batch]
+            task = asyncio.create_task(self._run(batch), name=f"{self.queue} batch")
+            self._batches.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._batches.discard(task)
+        self._flush()
 
     async def _run(self, batch: list[tuple[AbstractIncomingMessage, Delivery]]) -> None:
         deliveries = [d for _, d in batch]

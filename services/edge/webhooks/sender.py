@@ -18,6 +18,7 @@ returns an ``Outcome`` the dispatcher records and schedules from.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -83,8 +84,14 @@ def status_payload(event: events_pb2.MessageStatusChanged) -> bytes:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    # Decoding the secret is most of what making one costs; a tenant has one or two.
+    return Webhook(secret)
+
+
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
-    signature: str = Webhook(secret).sign(
+    signature: str = _signer(secret).sign(
         webhook_id, datetime.fromtimestamp(timestamp, UTC), body.decode()
     )
     return signature

@@ -17,6 +17,12 @@ The relay wakes on a NOTIFY sent by the committing transaction (one per
 ``add_to_outbox`` call), on ``wake()`` from the same process, and at least
 every ``poll_interval_s`` in case a notification was missed (its listening
 connection was being re-established).
+
+Every row is inserted and soon deleted, so the table is mostly dead rows
+unless vacuumed often, and every claim then steps over them. Autovacuum may
+be off or too slow for a queue (it is off on our CI machines), so the relay
+vacuums its outbox itself after every ``vacuum_every`` rows it relayed
+(``SKIP_LOCKED``: a replica already vacuuming it is not waited for).
 """
 
 from __future__ import annotations
@@ -130,6 +136,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 5.0,
+        vacuum_every: int = 20_000,
         name: str = "outbox",
     ) -> None:
         if batch_size < 1:
@@ -146,6 +153,8 @@ class OutboxRelay:
         self._run_task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self.relayed = 0  # messages confirmed and deleted by this relay (a metric)
+        self._vacuum_every = vacuum_every
+        self._vacuumed_at = 0  # self.relayed when the outbox was last vacuumed
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -214,7 +223,17 @@ class OutboxRelay:
                 await _wait(self._stopping, delay)
                 continue
             failures = 0
+            if self.relayed - self._vacuumed_at >= self._vacuum_every:
+                await self._vacuum()
             await _wait(self._wakeup, self._poll_interval_s)
+
+    async def _vacuum(self) -> None:
+        self._vacuumed_at = self.relayed
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute("VACUUM (SKIP_LOCKED) outbox")
+        except Exception:  # the next round tries again; relaying goes on
+            log.warning("%s: vacuuming the outbox failed", self.name, exc_info=True)
 
     async def _listen(self) -> None:
         delay = 0.1

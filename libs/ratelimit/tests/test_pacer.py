@@ -39,7 +39,13 @@ async def test_two_workers_share_a_senders_rate_of_5_per_s(redis: Redis) -> None
     rate = Rate(per_s=5, burst=1)
     # Two workers (two limiters on one Redis), each with a batch holding 5 of the sender's messages.
     workers = [
-        Pacer(FallbackLimiter(RedisLimiter(redis, prefix), name="test-pace"), rate, "sender")
+        # A generous timeout: on a busy machine the default 50 ms would fall back to
+        # pacing alone, which is another test's subject.
+        Pacer(
+            FallbackLimiter(RedisLimiter(redis, prefix), name="test-pace", timeout_s=2.0),
+            rate,
+            "sender",
+        )
         for _ in range(2)
     ]
     sent: list[tuple[str, float]] = []

@@ -40,7 +40,8 @@ async def test_burst_then_deny_with_retry_after(limiter: RedisLimiter) -> None:
 async def test_several_buckets_in_one_call_deny_together_and_take_nothing(
     limiter: RedisLimiter,
 ) -> None:
-    tenant = Bucket("tenant", Rate(per_s=100, burst=100))
+    # Slow enough that no unit comes back while the test runs on a busy machine.
+    tenant = Bucket("tenant", Rate(per_s=1, burst=100))
     key = Bucket("key", Rate(per_s=0.5, burst=1))
     assert (await limiter.check([tenant, key])).allowed
     denied = await limiter.check([tenant, key])
@@ -57,6 +58,19 @@ async def test_concurrent_checks_never_admit_more_than_the_burst(limiter: RedisL
     bucket = Bucket("k", Rate(per_s=0.1, burst=25))
     decisions = await asyncio.gather(*(limiter.check([bucket]) for _ in range(100)))
     assert sum(d.allowed for d in decisions) == 25
+
+
+async def test_a_burst_of_checks_shares_a_few_connections() -> None:
+    # Before pipelining, each concurrent check took a connection of its own.
+    client = Redis.from_url(REDIS_URL, max_connections=2)
+    try:
+        limiter = RedisLimiter(client, unique_name("rl"))
+        bucket = Bucket("k", Rate(per_s=0.1, burst=1000))
+        decisions = await asyncio.gather(*(limiter.check([bucket]) for _ in range(300)))
+        assert all(d.allowed for d in decisions)
+        assert sorted(d.remaining for d in decisions) == list(range(700, 1000))
+    finally:
+        await client.aclose()
 
 
 async def test_buckets_expire_once_full_again(redis: Redis) -> None:

@@ -48,6 +48,7 @@ class Run:
     final_at: dict[str, float] = field(default_factory=dict)
     offered: int = 0
     rejected: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # no HTTP answer, by exception
     worker_killed_at: int | None = None  # messages accepted when the worker was SIGKILLed
 
     def record_webhook(self, hook: Received) -> None:
@@ -102,8 +103,12 @@ async def _send(
         "status_callback": callback,
     }
     start = time.monotonic()
-    async with session.post("/v1/messages", data=orjson.dumps(body), headers=headers) as r:
-        payload = await r.read()
+    try:
+        async with session.post("/v1/messages", data=orjson.dumps(body), headers=headers) as r:
+            payload = await r.read()
+    except (aiohttp.ClientError, OSError) as exc:
+        run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
+        return
     done = time.monotonic()
     if r.status != 201:
         run.rejected += 1
@@ -176,7 +181,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "Authorization": f"Bearer {created['api_key']}",
             "Content-Type": "application/json",
         }
-        connector = aiohttp.TCPConnector(limit=0)
+        # An open loop past what the platform takes would otherwise open a
+        # connection per request in flight; beyond this many they queue here
+        # (and their wait counts in the accept latency, from the intended send).
+        connector = aiohttp.TCPConnector(limit=args.connections)
         urls = [f"http://127.0.0.1:{config.edge_port + i}" for i in range(args.edges)]
         sessions = [
             aiohttp.ClientSession(base_url=u, connector=connector, connector_owner=False)
@@ -249,6 +257,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "e2e_p99_ms": percentile(e2e_ms, 99),
             "lost": len(run.sent_at) - len(finals),
             "rejected": run.rejected,
+            "errors": run.errors,
             "duplicate_submits": smsc.get("duplicate_submits"),
             "bad_signatures": receiver.bad_signatures,
             "peak_rss_mb": rss,
@@ -276,6 +285,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--edges", type=int, default=1)
     parser.add_argument("--drain-timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--connections", type=int, default=512, help="most HTTP connections to the edges"
+    )
     parser.add_argument(
         "--kill-worker-after",
         type=float,

@@ -65,43 +65,42 @@ async def test_close_flushes_pending_items() -> None:
         await batcher.submit(8)
 
 
-async def test_items_arriving_while_every_flush_is_busy_wait_as_one_batch() -> None:
-    # Group commit: a slow flush makes the next batch bigger, not the queue of batches longer.
-    batches: list[list[int]] = []
-    release = asyncio.Event()
+class HeldFlush:
+    """A flush that records each batch and returns only once ``release`` is set."""
 
-    async def flush(items: Sequence[int]) -> list[None]:
-        batches.append(list(items))
-        await release.wait()
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, items: Sequence[int]) -> list[None]:
+        self.batches.append(list(items))
+        await self.release.wait()
         return [None] * len(items)
 
+
+async def test_items_arriving_while_every_flush_is_busy_wait_as_one_batch() -> None:
+    # Group commit: a slow flush makes the next batch bigger, not the queue of batches longer.
+    flush = HeldFlush()
     batcher = MicroBatcher(flush, max_size=100, max_delay_s=0.001, max_concurrency=1)
     pending = [asyncio.ensure_future(batcher.submit(0))]
     await asyncio.sleep(0.01)
     for i in range(1, 6):
         pending.append(asyncio.ensure_future(batcher.submit(i)))
         await asyncio.sleep(0.005)  # each past the delay: alone, each would be a batch
-    release.set()
+    flush.release.set()
     await asyncio.wait_for(asyncio.gather(*pending), 5)
-    assert batches == [[0], [1, 2, 3, 4, 5]]
+    assert flush.batches == [[0], [1, 2, 3, 4, 5]]
     await batcher.close()
 
 
 async def test_a_busy_batcher_still_flushes_at_most_max_size_at_once() -> None:
-    batches: list[int] = []
-    release = asyncio.Event()
-
-    async def flush(items: Sequence[int]) -> list[None]:
-        batches.append(len(items))
-        await release.wait()
-        return [None] * len(items)
-
+    flush = HeldFlush()
     batcher = MicroBatcher(flush, max_size=3, max_delay_s=0.001, max_concurrency=1)
     first = asyncio.ensure_future(batcher.submit(0))
     await asyncio.sleep(0.01)
     rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 8)]
     await asyncio.sleep(0.01)
-    release.set()
+    flush.release.set()
     await asyncio.wait_for(asyncio.gather(first, *rest), 5)
-    assert batches == [1, 3, 3, 1]
+    assert [len(b) for b in flush.batches] == [1, 3, 3, 1]
     await batcher.close()

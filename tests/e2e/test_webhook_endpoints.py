@@ -376,3 +376,24 @@ async def test_webhook_in_flight_when_the_sender_dies_comes_again_with_its_webho
     (delivery,) = await eventually(recorded)
     assert delivery["id"] == got[0].headers["webhook-id"]
     assert delivery["attempts"] == 1
+
+
+async def test_a_receiver_answering_410_fails_its_delivery_and_disables_the_endpoint(
+    http: aiohttp.ClientSession, fresh: TenantCredentials, hooks: WebhookReceiver
+) -> None:
+    ep = await create_endpoint(http, fresh, hooks.url_gone(), ["message.delivered"])
+    message_id = await send(http, fresh)
+    await hooks.wait_for(lambda r: len(of_type(r, message_id, "message.delivered")) == 1)
+
+    async def disabled() -> dict[str, Any] | None:
+        status, found = await call(http, "GET", f"/v1/webhook_endpoints/{ep['id']}", fresh)
+        assert status == 200, found
+        return found if found["disabled"] else None
+
+    assert await eventually(disabled)
+    (delivery,) = await deliveries(http, fresh, ep["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("failed", 1)
+    assert delivery["last_response_status_code"] == 410
+    # Gone is not retried: the one attempt stays the only one.
+    await asyncio.sleep(1.0)
+    assert len(of_type(hooks, message_id, "message.delivered")) == 1

@@ -27,7 +27,8 @@ class Received:
 class WebhookReceiver:
     """Answers POST /hooks/<anything> with 200, or POST /hooks/fail-<n>/... with 500 to the
     first n attempts of each webhook-id (a receiver that comes back after failing), or
-    POST /hooks/hold/... only once ``release`` is set (a receiver that hangs)."""
+    POST /hooks/hold/... only once ``release`` is set (a receiver that hangs), or
+    POST /hooks/gone/... with 410 (a receiver that is gone for good)."""
 
     secret: str = ""
     received: list[Received] = field(default_factory=list)
@@ -75,6 +76,8 @@ class WebhookReceiver:
         tail = request.match_info["tail"]
         failures = int(tail.split("/")[0][5:]) if tail.startswith("fail-") else 0
         status = 500 if self.attempts[webhook_id] <= failures else 200
+        if tail.startswith("gone/"):
+            status = 410
         received = Received(headers, body, payload, verified, time.monotonic())
         if self.on_receive is not None:
             self.on_receive(received)
@@ -88,6 +91,9 @@ class WebhookReceiver:
 
     def url_failing(self, times: int) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/fail-{times}/status"
+
+    def url_gone(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/gone/status"
 
     def url_holding(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/hold/status"

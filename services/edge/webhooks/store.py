@@ -97,9 +97,6 @@ async def record_first(
 ) -> None:
     """Record new deliveries with their first attempt (endpoints that answered 410 disabled)."""
     made = [r for _, r in items if r.attempt_id is not None and r.outcome is not None]
-    gone = sorted(
-        {r.endpoint_id for _, r in items if r.decision.disable_endpoint and r.endpoint_id}
-    )
     args = (
         [d.id for d, _ in items],
         [d.tenant_id for d, _ in items],
@@ -116,11 +113,19 @@ async def record_first(
         [r.decision.next_attempt_at for _, r in items],
         *_attempt_columns(made),
     )
+    await _execute_disabling_gone(conn, _RECORD_FIRST, args, [r for _, r in items])
+
+
+async def _execute_disabling_gone(
+    conn: asyncpg.Connection, sql: str, args: Sequence[Any], records: Sequence[AttemptRecord]
+) -> None:
+    """Run ``sql``; endpoints whose receiver answered 410 are disabled in the same transaction."""
+    gone = sorted({r.endpoint_id for r in records if r.decision.disable_endpoint and r.endpoint_id})
     if not gone:
-        await conn.execute(_RECORD_FIRST, *args)
+        await conn.execute(sql, *args)
         return
     async with conn.transaction():
-        await conn.execute(_RECORD_FIRST, *args)
+        await conn.execute(sql, *args)
         await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
 
 
@@ -189,7 +194,6 @@ _RECORD = (
 async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> None:
     """Store attempts and their deliveries' new state, atomically."""
     made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
-    gone = sorted({r.endpoint_id for r in records if r.decision.disable_endpoint and r.endpoint_id})
     args = (
         *_attempt_columns(made),
         [r.delivery_id for r in records],
@@ -200,12 +204,7 @@ async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> 
         [_error(r) for r in records],
         [r.decision.next_attempt_at for r in records],
     )
-    if not gone:
-        await conn.execute(_RECORD, *args)
-        return
-    async with conn.transaction():
-        await conn.execute(_RECORD, *args)
-        await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
+    await _execute_disabling_gone(conn, _RECORD, args, records)
 
 
 def _error(r: AttemptRecord) -> str | None:

@@ -18,6 +18,7 @@ The keys of one call must live on one node (hash tags) if Redis is a cluster.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,8 +102,11 @@ class RedisLimiter:
 
     backend = "redis"
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, call_timeout_s: float = 1.0) -> None:
         self._redis = redis
+        # Bounds each round of calls: the callers' own timeouts (FallbackLimiter)
+        # give up waiting, but only this frees the flush slot a hung Redis holds.
+        self._call_timeout_s = call_timeout_s
         self._prefix = f"{prefix}:ratelimit:"
         self._sha: str | None = None
         # No added delay: what arrives while a pipeline is out goes in the next one.
@@ -139,13 +143,14 @@ class RedisLimiter:
         return await self._calls.submit((keys, args))
 
     async def _send(self, calls: Sequence[_Call]) -> list[list[int]]:
-        if self._sha is None:
-            self._sha = await self._redis.script_load(SCRIPT)
-        results = await self._pipeline(self._sha, calls)
-        if any(isinstance(r, NoScriptError) for r in results):
-            # Redis restarted or its scripts were flushed: load it and run them again.
-            self._sha = await self._redis.script_load(SCRIPT)
+        async with asyncio.timeout(self._call_timeout_s):
+            if self._sha is None:
+                self._sha = await self._redis.script_load(SCRIPT)
             results = await self._pipeline(self._sha, calls)
+            if any(isinstance(r, NoScriptError) for r in results):
+                # Redis restarted or its scripts were flushed: load it and run them again.
+                self._sha = await self._redis.script_load(SCRIPT)
+                results = await self._pipeline(self._sha, calls)
         for r in results:
             if isinstance(r, Exception):
                 raise r

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from libs.ratelimit import Bucket, FallbackLimiter, Rate, RedisLimiter
 from tests.helpers.infra import REDIS_URL, free_port, unique_name
@@ -120,6 +121,28 @@ async def test_unreachable_redis_falls_back_per_process_then_recovers(redis: Red
     clock[0] = 5.0
     assert (await limiter.check([bucket])).backend == "redis"
     assert not limiter.using_fallback
+
+
+async def test_a_redis_that_never_answers_frees_the_pipeline_after_its_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)  # reads everything, answers nothing
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    hung = Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5)
+    limiter = RedisLimiter(hung, unique_name("rl"), call_timeout_s=0.1)
+    bucket = Bucket("k", Rate(per_s=1, burst=1))
+    try:
+        for _ in range(3):  # each in turn: a hung call must not keep the next one waiting
+            started = time.monotonic()
+            with pytest.raises((TimeoutError, RedisError)):  # redis-py may re-raise its own
+                await limiter.check([bucket])
+            assert time.monotonic() - started < 1.0
+    finally:
+        await hung.aclose()
+        server.close()
+        await server.wait_closed()
 
 
 class SlowLimiter(RedisLimiter):

@@ -44,12 +44,12 @@ class CoalescingWriter(asyncio.StreamWriter):
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         super().__init__(transport, protocol, reader, loop)
-        self._loop_ = loop
+        self._event_loop = loop
         self._pending: list[bytes] = []
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._pending:
-            self._loop_.call_soon(self.flush)
+            self._event_loop.call_soon(self.flush)
         self._pending.append(bytes(data))
 
     def writelines(self, data: Any) -> None:

@@ -362,6 +362,8 @@ async def apply_transitions(
     if not transitions:
         return []
     ids = sorted({t.message_id for t in transitions})
+    if len(ids) == len(transitions):
+        return await _apply_one_each(conn, transitions)
     rows = await conn.fetch(
         f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
         ids,
@@ -406,6 +408,48 @@ async def apply_transitions(
         [t.error_message for _, t in applied],
     )
     return applied
+
+
+# Rank of each status number (status.can_transition in SQL: only a higher rank applies).
+RANKS_BY_STATUS = [st.rank(n) for n in range(max(st.NAMES) + 1)]
+
+_APPLY_ONE_EACH = f"""
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::int2[], $3::timestamptz[], $4::text[], $5::text[])
+        AS u(id, status, at, code, msg)),
+-- Locked in id order, as every writer of messages locks them, so batches never deadlock.
+locked AS (
+    SELECT id, status FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE),
+updated AS (
+    UPDATE messages m SET status = u.status, sequence = m.sequence + 1, error_code = u.code,
+        error_message = u.msg, updated_at = u.at
+    FROM u JOIN locked l ON l.id = u.id
+    WHERE m.id = u.id AND ($6::int2[])[l.status + 1] < ($6::int2[])[u.status + 1]
+    RETURNING {", ".join("m." + c.strip() for c in MESSAGE_COLUMNS.split(","))}),
+history AS (
+    INSERT INTO message_transitions
+        (message_id, sequence, status, occurred_at, error_code, error_message)
+    SELECT id, sequence, status, updated_at, error_code, error_message FROM updated)
+SELECT * FROM updated
+"""
+
+
+async def _apply_one_each(
+    conn: asyncpg.Connection, transitions: Sequence[Transition]
+) -> list[tuple[dict[str, Any], Transition]]:
+    """``apply_transitions`` for a batch with one transition per message: one statement."""
+    rows = await conn.fetch(
+        _APPLY_ONE_EACH,
+        [t.message_id for t in transitions],
+        [t.status for t in transitions],
+        [t.occurred_at for t in transitions],
+        [t.error_code for t in transitions],
+        [t.error_message for t in transitions],
+        RANKS_BY_STATUS,
+    )
+    # In the order asked, as the general path answers.
+    found = {r["id"]: dict(r) for r in rows}
+    return [(found[t.message_id], t) for t in transitions if t.message_id in found]
 
 
 async def tenant_of_number(conn: asyncpg.Connection, number: str) -> str | None:

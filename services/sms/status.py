@@ -59,6 +59,11 @@ def can_transition(current: int, new: int) -> bool:
     return _RANK[new] > _RANK[current]
 
 
+def rank(status: int) -> int:
+    """How far along ``status`` is (0 for a number that is no status)."""
+    return _RANK.get(status, 0)
+
+
 def aggregate_segments(outcomes: list[int]) -> int:
     """A message's final status from its segments' final statuses.
 

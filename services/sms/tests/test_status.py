@@ -1,6 +1,7 @@
 import pytest
 
 from services.sms import status as st
+from services.sms.repository import RANKS_BY_STATUS
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,9 @@ def test_every_status_has_a_wire_name_and_rank() -> None:
     for value in sms_pb2.MessageStatus.values():
         if value:
             assert value in st.NAMES
+
+
+def test_the_rank_table_given_to_sql_agrees_with_can_transition() -> None:
+    for a in st.NAMES:
+        for b in st.NAMES:
+            assert (RANKS_BY_STATUS[a] < RANKS_BY_STATUS[b]) == st.can_transition(a, b), (a, b)

@@ -67,7 +67,8 @@ class Publisher:
         self._channel = channel
         self._config = config
         self._tracer = tracer
-        self._exchanges = {exchange_name(config.prefix, k): v for k, v in exchanges.items()}
+        # Published to by name on aiormq's channel; the declared ones, to refuse a typo.
+        self._exchanges = {exchange_name(config.prefix, k) for k in exchanges}
         # Bounds the memory of one huge publish_many, not its throughput:
         # past a few hundred in flight the broker is the limit anyway.
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -80,8 +81,9 @@ class Publisher:
         """Publish all ``messages`` with their confirms in flight together; raise if any failed."""
         if not messages:
             return
+        channel = await self._underlay()
         results = await asyncio.gather(
-            *(self._publish_one(m) for m in messages), return_exceptions=True
+            *(self._publish_one(channel, m) for m in messages), return_exceptions=True
         )
         failures: dict[str, BaseException] = {}
         for message, result in zip(messages, results, strict=True):
@@ -105,10 +107,23 @@ class Publisher:
         For the consumer's retry and dead-letter paths, which re-publish a
         received message unchanged apart from a few headers.
         """
-        target = self._channel.default_exchange if exchange == "" else self._exchanges[exchange]
-        await self._send(target, routing_key, message, mandatory)
+        if exchange and exchange not in self._exchanges:
+            raise KeyError(f"exchange {exchange!r} was not declared")
+        await self._send(
+            await self._underlay(),
+            exchange,
+            routing_key,
+            message.body,
+            message.properties,
+            mandatory,
+            message.message_id,
+        )
 
-    async def _publish_one(self, message: OutgoingMessage) -> None:
+    async def _underlay(self) -> aiormq.Channel:
+        # The concrete channel: its abstract type does not declare ``wait``.
+        return cast(aiormq.Channel, await self._channel.get_underlay_channel())
+
+    async def _publish_one(self, channel: aiormq.Channel, message: OutgoingMessage) -> None:
         exchange = exchange_name(self._config.prefix, message.exchange)
         tracer = tracing.resolve_tracer(self._tracer)
         with tracer.start_as_current_span(
@@ -131,37 +146,39 @@ class Publisher:
                 timestamp=message.timestamp or datetime.now(UTC),
                 headers=headers,
             )
-            async with self._in_flight:
-                # The concrete channel: its abstract type does not declare ``wait``.
-                channel = cast(aiormq.Channel, await self._channel.get_underlay_channel())
-                result = await channel.basic_publish(
-                    message.body,
-                    exchange=exchange,
-                    routing_key=message.routing_key,
-                    properties=properties,
-                    mandatory=message.mandatory,
-                    timeout=self._config.publish_timeout_s,
-                    wait=False,
-                )
-            self._confirmed(message.message_id, result)
+            await self._send(
+                channel,
+                exchange,
+                message.routing_key,
+                message.body,
+                properties,
+                message.mandatory,
+                message.message_id,
+            )
 
     async def _send(
         self,
-        exchange: AbstractExchange,
+        channel: aiormq.Channel,
+        exchange: str,
         routing_key: str,
-        message: aio_pika.Message,
+        body: bytes,
+        properties: aiormq.spec.Basic.Properties,
         mandatory: bool,
+        message_id: str | None,
     ) -> None:
         async with self._in_flight:
             # The channel is opened with on_return_raises, so an unroutable
             # mandatory message raises PublishError and a nack DeliveryError.
-            result = await exchange.publish(
-                message,
-                routing_key,
+            result = await channel.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=properties,
                 mandatory=mandatory,
                 timeout=self._config.publish_timeout_s,
+                wait=False,
             )
-        self._confirmed(message.message_id, result)
+        self._confirmed(message_id, result)
 
     @staticmethod
     def _confirmed(message_id: str | None, result: object) -> None:

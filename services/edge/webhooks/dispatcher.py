@@ -111,15 +111,6 @@ class TenantCache:
             del self._loading[tenant_id]
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
-    tenant_id: str
-    event_id: str
-    event_type: str
-    payload: bytes
-    callback_url: str
-
-
 @dataclass
 class Dispatcher:
     pool: asyncpg.Pool
@@ -175,16 +166,7 @@ class Dispatcher:
             return
         event = events_pb2.MessageStatusChanged.FromString(delivery.body)
         hooks = await self.cache.get(event.message.tenant_id)
-        new = self._destinations(
-            _Event(
-                event.message.tenant_id,
-                delivery.message_id,
-                status_event_type(event),
-                status_payload(event),
-                event.message.status_callback,
-            ),
-            hooks,
-        )
+        new = _destinations(event, delivery.message_id, hooks)
         if new and (delivery.redelivered or delivery.attempt):
             # An earlier run may have recorded some: those are settled or the poller's.
             async with self.pool.acquire() as conn:
@@ -192,36 +174,6 @@ class Dispatcher:
             new = [d for d in new if d.id not in recorded]
         attempted = await asyncio.gather(*(self._first_attempt(d, hooks) for d in new))
         await asyncio.gather(*(self._firsts.submit(a) for a in attempted if a is not None))
-
-    def _destinations(self, e: _Event, hooks: _TenantHooks) -> list[NewDelivery]:
-        found: list[NewDelivery] = []
-        if e.callback_url:
-            # The event's own id: the webhook-id status_callback receivers always got.
-            found.append(
-                NewDelivery(
-                    e.event_id,
-                    e.tenant_id,
-                    None,
-                    e.callback_url,
-                    e.event_id,
-                    e.event_type,
-                    e.payload,
-                )
-            )
-        for ep in hooks.endpoints:
-            if ep.wants(e.event_type):
-                found.append(
-                    NewDelivery(
-                        derived_id("dlv", e.event_id, ep.id),
-                        e.tenant_id,
-                        ep.id,
-                        None,
-                        e.event_id,
-                        e.event_type,
-                        e.payload,
-                    )
-                )
-        return found
 
     async def _first_attempt(
         self, new: NewDelivery, hooks: _TenantHooks
@@ -233,8 +185,7 @@ class Dispatcher:
     async def _record_first(self, items: Sequence[tuple[NewDelivery, AttemptRecord]]) -> list[None]:
         async with self.pool.acquire() as conn:
             await store.record_first(conn, items)
-        if any(r.decision.disable_endpoint for _, r in items):
-            self.cache.invalidate()
+        self._forget_gone_endpoints([r for _, r in items])
         return [None] * len(items)
 
     # -- attempts --------------------------------------------------------------
@@ -289,10 +240,13 @@ class Dispatcher:
     async def _record(self, records: Sequence[AttemptRecord]) -> list[None]:
         async with self.pool.acquire() as conn:
             await store.record(conn, records)
-        gone = {r.endpoint_id for r in records if r.decision.disable_endpoint}
-        if gone:
-            self.cache.invalidate()
+        self._forget_gone_endpoints(records)
         return [None] * len(records)
+
+    def _forget_gone_endpoints(self, records: Sequence[AttemptRecord]) -> None:
+        # Their endpoints were disabled with the record: cached ones must not be used.
+        if any(r.decision.disable_endpoint for r in records):
+            self.cache.invalidate()
 
     # -- the retry poller ----------------------------------------------------
 
@@ -326,3 +280,40 @@ class Dispatcher:
                 continue  # there may be more due
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_s)
+
+
+def _destinations(
+    event: events_pb2.MessageStatusChanged, event_id: str, hooks: _TenantHooks
+) -> list[NewDelivery]:
+    """The deliveries an event makes: its status_callback and each endpoint that wants it."""
+    tenant_id = event.message.tenant_id
+    event_type = status_event_type(event)
+    payload = status_payload(event)
+    found: list[NewDelivery] = []
+    if event.message.status_callback:
+        # The event's own id: the webhook-id status_callback receivers always got.
+        found.append(
+            NewDelivery(
+                event_id,
+                tenant_id,
+                None,
+                event.message.status_callback,
+                event_id,
+                event_type,
+                payload,
+            )
+        )
+    for ep in hooks.endpoints:
+        if ep.wants(event_type):
+            found.append(
+                NewDelivery(
+                    derived_id("dlv", event_id, ep.id),
+                    tenant_id,
+                    ep.id,
+                    None,
+                    event_id,
+                    event_type,
+                    payload,
+                )
+            )
+    return found

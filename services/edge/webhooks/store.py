@@ -96,7 +96,6 @@ async def record_first(
     conn: asyncpg.Connection, items: Sequence[tuple[NewDelivery, AttemptRecord]]
 ) -> None:
     """Record new deliveries with their first attempt (endpoints that answered 410 disabled)."""
-    made = [r for _, r in items if r.attempt_id is not None and r.outcome is not None]
     args = (
         [d.id for d, _ in items],
         [d.tenant_id for d, _ in items],
@@ -111,7 +110,7 @@ async def record_first(
         [r.outcome.status_code if r.outcome else None for _, r in items],
         [_error(r) for _, r in items],
         [r.decision.next_attempt_at for _, r in items],
-        *_attempt_columns(made),
+        *_attempt_columns([r for _, r in items]),
     )
     await _execute_disabling_gone(conn, _RECORD_FIRST, args, [r for _, r in items])
 
@@ -129,7 +128,9 @@ async def _execute_disabling_gone(
         await endpoints.disable(conn, gone, "the receiver answered 410 Gone")
 
 
-def _attempt_columns(made: Sequence[AttemptRecord]) -> tuple[list[Any], ...]:
+def _attempt_columns(records: Sequence[AttemptRecord]) -> tuple[list[Any], ...]:
+    """The attempts table's columns for the records that made a request."""
+    made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
     return (
         [r.attempt_id for r in made],
         [r.delivery_id for r in made],
@@ -193,9 +194,8 @@ _RECORD = (
 
 async def record(conn: asyncpg.Connection, records: Sequence[AttemptRecord]) -> None:
     """Store attempts and their deliveries' new state, atomically."""
-    made = [r for r in records if r.attempt_id is not None and r.outcome is not None]
     args = (
-        *_attempt_columns(made),
+        *_attempt_columns(records),
         [r.delivery_id for r in records],
         [r.decision.status for r in records],
         [r.outcome is not None for r in records],

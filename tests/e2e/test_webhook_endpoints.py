@@ -9,12 +9,16 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aio_pika
 import aiohttp
 import asyncpg
 import pytest
 from standardwebhooks import Webhook
 
 from deploy.local.platform import Platform
+from libs.api.sms.v1 import events_pb2, sms_pb2
+from libs.bus.message import ATTEMPT_HEADER, TENANT_HEADER
+from libs.ids import new_id
 from tests.e2e.conftest import TenantCredentials, auth, create_tenant, wait_for_status
 from tests.helpers.webhooks import Received, WebhookReceiver
 
@@ -397,3 +401,47 @@ async def test_a_receiver_answering_410_fails_its_delivery_and_disables_the_endp
     # Gone is not retried: the one attempt stays the only one.
     await asyncio.sleep(1.0)
     assert len(of_type(hooks, message_id, "message.delivered")) == 1
+
+
+async def test_a_retried_event_whose_webhook_was_recorded_is_not_sent_again(
+    http: aiohttp.ClientSession,
+    fresh: TenantCredentials,
+    hooks: WebhookReceiver,
+    platform: Platform,
+) -> None:
+    message_id = await send(http, fresh, status_callback=hooks.url)
+    await hooks.wait_for(lambda r: len(of_type(r, message_id, "message.delivered")) == 1)
+    # A status_callback delivery is named after its event.
+    recorded_event = of_type(hooks, message_id, "message.delivered")[0].headers["webhook-id"]
+    event = events_pb2.MessageStatusChanged(
+        message=sms_pb2.Message(
+            id=message_id,
+            tenant_id=fresh.tenant_id,
+            status=sms_pb2.MESSAGE_STATUS_DELIVERED,
+            status_callback=hooks.url,
+        ),
+        transition=sms_pb2.StatusTransition(status=sms_pb2.MESSAGE_STATUS_DELIVERED, sequence=3),
+    )
+    fresh_event = new_id("evt")
+    config = platform.config
+    async with await aio_pika.connect(config.amqp_url) as connection:
+        channel = await connection.channel()
+        events = await channel.get_exchange(f"{config.bus_prefix}.events")
+        # As the consumer's retry path re-publishes an event: first the one already
+        # delivered and recorded, then (the control) one never seen.
+        for event_id in (recorded_event, fresh_event):
+            await events.publish(
+                aio_pika.Message(
+                    event.SerializeToString(),
+                    type=event.DESCRIPTOR.full_name,
+                    message_id=event_id,
+                    headers={TENANT_HEADER: fresh.tenant_id, ATTEMPT_HEADER: 1},
+                ),
+                routing_key="sms.message.delivered",
+            )
+    await hooks.wait_for(
+        lambda r: any(h.headers["webhook-id"] == fresh_event for h in r.for_message(message_id))
+    )
+    await asyncio.sleep(0.5)
+    ids = [h.headers["webhook-id"] for h in of_type(hooks, message_id, "message.delivered")]
+    assert sorted(ids) == sorted([recorded_event, fresh_event])

@@ -262,7 +262,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "bad_signatures": receiver.bad_signatures,
             "peak_rss_mb": rss,
             "rss_growth_after_warmup_pct": memory.growth_pct(platform),
-            # Per accepted message, whatever the machine's speed (see loadtests/cpu.py).
+            # Per accepted message, whatever the machine's speed (see loadtests/proc.py).
             "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
             "db_statements_per_msg": round(statements / accepted, 2),
             "publishes_per_msg": round(publishes / accepted, 2),

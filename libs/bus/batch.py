@@ -70,7 +70,7 @@ class BatchConsumer(BaseConsumer):
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._taken()
-        self._buffer.append((message, to_delivery(message)))
+        self._buffer.append((message, to_delivery(message, self._traced)))
         if len(self._buffer) >= self._max_batch:
             self._flush()
         elif self._timer is None:

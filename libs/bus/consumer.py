@@ -19,6 +19,7 @@ message from spinning hot and from blocking the ones behind it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,9 @@ from libs.bus.topology import QueueSpec, declare_queue, queue_name, retry_queue_
 log = logging.getLogger("omnigate.bus")
 
 Handler = Callable[[Delivery], Awaitable[None]]
+
+# The span of a process that does not trace: every call on it does nothing.
+_NOT_TRACED = contextlib.nullcontext(trace.INVALID_SPAN)
 
 # Failures of the infrastructure rather than of the message: trying again later may help.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -89,7 +93,8 @@ def _attempt(value: Any) -> int:
         return 0
 
 
-def to_delivery(message: AbstractIncomingMessage) -> Delivery:
+def to_delivery(message: AbstractIncomingMessage, traced: bool = True) -> Delivery:
+    """The handler's view of ``message``; its trace context is read only if ``traced``."""
     headers = dict(message.headers or {})
     timestamp = message.timestamp
     if timestamp is not None and timestamp.tzinfo is None:
@@ -105,7 +110,7 @@ def to_delivery(message: AbstractIncomingMessage) -> Delivery:
         exchange=_text(headers.get(EXCHANGE_HEADER)) or message.exchange or "",
         attempt=_attempt(headers.get(ATTEMPT_HEADER)),
         timestamp=timestamp,
-        trace_context=tracing.stored_context(headers),
+        trace_context=tracing.stored_context(headers) if traced else None,
     )
 
 
@@ -193,6 +198,10 @@ class BaseConsumer(ABC):
         if self._in_flight == 0:
             self._idle.set()
 
+    @property
+    def _traced(self) -> bool:
+        return tracing.resolve_tracer(self._tracer) is not None
+
     def _span(
         self,
         name_context: Any,
@@ -200,7 +209,10 @@ class BaseConsumer(ABC):
         routing_key: str,
         links: list[trace.Link] | None = None,
     ) -> Any:
-        return tracing.resolve_tracer(self._tracer).start_as_current_span(
+        tracer = tracing.resolve_tracer(self._tracer)
+        if tracer is None:
+            return _NOT_TRACED
+        return tracer.start_as_current_span(
             f"{self.queue} process",
             context=name_context,
             kind=trace.SpanKind.CONSUMER,
@@ -305,7 +317,7 @@ class Consumer(BaseConsumer):
         # aio-pika runs each delivery in its own task, so handlers overlap up to the prefetch.
         self._taken()
         try:
-            delivery = to_delivery(message)
+            delivery = to_delivery(message, self._traced)
             with self._span(
                 delivery.trace_context, delivery.message_id, delivery.routing_key
             ) as span:

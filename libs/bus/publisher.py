@@ -126,6 +126,10 @@ class Publisher:
     async def _publish_one(self, channel: aiormq.Channel, message: OutgoingMessage) -> None:
         exchange = exchange_name(self._config.prefix, message.exchange)
         tracer = tracing.resolve_tracer(self._tracer)
+        if tracer is None:
+            # Not traced here: trace headers it was given travel on unread.
+            await self._send_message(channel, exchange, message, dict(message.headers))
+            return
         with tracer.start_as_current_span(
             f"{message.routing_key} publish",
             context=tracing.stored_context(message.headers),
@@ -135,26 +139,35 @@ class Publisher:
             ),
         ):
             # The stored context was the parent; the published one is this span.
-            headers: dict[str, Any] = tracing.without_trace_headers(message.headers)
-            headers[TENANT_HEADER] = message.tenant_id
+            headers = tracing.without_trace_headers(message.headers)
             tracing.capture(headers)
-            properties = aiormq.spec.Basic.Properties(
-                content_type=CONTENT_TYPE,
-                delivery_mode=PERSISTENT,
-                message_type=message.type,
-                message_id=message.message_id,
-                timestamp=message.timestamp or datetime.now(UTC),
-                headers=headers,
-            )
-            await self._send(
-                channel,
-                exchange,
-                message.routing_key,
-                message.body,
-                properties,
-                message.mandatory,
-                message.message_id,
-            )
+            await self._send_message(channel, exchange, message, headers)
+
+    async def _send_message(
+        self,
+        channel: aiormq.Channel,
+        exchange: str,
+        message: OutgoingMessage,
+        headers: dict[str, Any],
+    ) -> None:
+        headers[TENANT_HEADER] = message.tenant_id
+        properties = aiormq.spec.Basic.Properties(
+            content_type=CONTENT_TYPE,
+            delivery_mode=PERSISTENT,
+            message_type=message.type,
+            message_id=message.message_id,
+            timestamp=message.timestamp or datetime.now(UTC),
+            headers=headers,
+        )
+        await self._send(
+            channel,
+            exchange,
+            message.routing_key,
+            message.body,
+            properties,
+            message.mandatory,
+            message.message_id,
+        )
 
     async def _send(
         self,

@@ -2,7 +2,9 @@
 
 The tracer is injected (tests pass one from their own ``TracerProvider``) or
 taken lazily from the global API, so whatever provider the process installs
-at start-up is used, and with none installed every span is a no-op.
+at start-up is used. With none injected or installed there is no tracer:
+no span is made and no header parsed (``libs.telemetry.tracing_on``), and a
+published message keeps the trace headers it was given.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from typing import Any
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
+from libs.telemetry import tracing_on
+
 INSTRUMENTATION = "omnigate.bus"
 _TRACE_HEADERS = ("traceparent", "tracestate")
 
 
-def resolve_tracer(tracer: trace.Tracer | None) -> trace.Tracer:
-    return tracer if tracer is not None else trace.get_tracer(INSTRUMENTATION)
+def resolve_tracer(tracer: trace.Tracer | None) -> trace.Tracer | None:
+    """The injected tracer, else the global one if this process traces, else None."""
+    if tracer is not None:
+        return tracer
+    return trace.get_tracer(INSTRUMENTATION) if tracing_on() else None
 
 
 def capture(headers: MutableMapping[str, str]) -> None:

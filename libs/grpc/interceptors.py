@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from libs import errors
 from libs.grpc.errors import to_status
+from libs.telemetry import tracing_on
 
 log = logging.getLogger("omnigate.grpc")
 _tracer = trace.get_tracer("omnigate.grpc")
@@ -43,6 +44,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner = handler.unary_unary
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if not tracing_on():
+                return await _answer(method, inner, request, context, trace.INVALID_SPAN)
             carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             parent = propagate.extract(carrier)
             with _tracer.start_as_current_span(
@@ -53,27 +56,38 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 record_exception=False,
                 set_status_on_exception=False,
             ) as span:
-                try:
-                    return await inner(request, context)
-                except errors.OmnigateError as exc:
-                    status = to_status(exc)
-                    span.set_attribute("rpc.grpc.status_code", status.code.value[0])
-                    if not isinstance(exc, errors.InvalidArgument | errors.NotFound):
-                        log.warning("%s failed: %s", method, exc.detail)
-                    await context.abort_with_status(status)
-                except (grpc.aio.AbortError, grpc.aio.AioRpcError):
-                    raise
-                except Exception as exc:
-                    span.record_exception(exc)
-                    span.set_status(StatusCode.ERROR)
-                    log.exception("%s crashed", method)
-                    await context.abort_with_status(to_status(errors.Internal("internal error")))
+                return await _answer(method, inner, request, context, span)
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+async def _answer(
+    method: str,
+    inner: Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]],
+    request: Any,
+    context: grpc.aio.ServicerContext,
+    span: trace.Span,
+) -> Any:
+    """The servicer's answer, its domain errors mapped to a rich status."""
+    try:
+        return await inner(request, context)
+    except errors.OmnigateError as exc:
+        status = to_status(exc)
+        span.set_attribute("rpc.grpc.status_code", status.code.value[0])
+        if not isinstance(exc, errors.InvalidArgument | errors.NotFound):
+            log.warning("%s failed: %s", method, exc.detail)
+        await context.abort_with_status(status)
+    except (grpc.aio.AbortError, grpc.aio.AioRpcError):
+        raise
+    except Exception as exc:
+        span.record_exception(exc)
+        span.set_status(StatusCode.ERROR)
+        log.exception("%s crashed", method)
+        await context.abort_with_status(to_status(errors.Internal("internal error")))
 
 
 class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
@@ -88,7 +102,19 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[m
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        method = client_call_details.method
+        details = client_call_details
+        timeout = details.timeout or self._timeout_s
+        if not tracing_on():
+            if details.timeout is None:
+                details = grpc.aio.ClientCallDetails(
+                    details.method,
+                    timeout,
+                    details.metadata,
+                    details.credentials,
+                    details.wait_for_ready,
+                )
+            return await continuation(details, request)
+        method = details.method
         method_name = method.decode() if isinstance(method, bytes) else method
         with _tracer.start_as_current_span(
             method_name.lstrip("/"),
@@ -99,13 +125,13 @@ class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[m
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
-            metadata = list(client_call_details.metadata or ()) + list(carrier.items())
+            metadata = list(details.metadata or ()) + list(carrier.items())
             details = grpc.aio.ClientCallDetails(
-                method=client_call_details.method,
-                timeout=client_call_details.timeout or self._timeout_s,
+                method=details.method,
+                timeout=timeout,
                 metadata=grpc.aio.Metadata(*metadata),
-                credentials=client_call_details.credentials,
-                wait_for_ready=client_call_details.wait_for_ready,
+                credentials=details.credentials,
+                wait_for_ready=details.wait_for_ready,
             )
             call = await continuation(details, request)
             # Awaiting here keeps the span open for the whole call.

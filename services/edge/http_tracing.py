@@ -16,6 +16,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from libs.logs import request_id_var
+from libs.telemetry import tracing_on
 
 _tracer = trace.get_tracer("omnigate.edge")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -25,6 +26,12 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 async def tracing_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if not tracing_on():
+        request_id = _request_id(request.headers.get("X-Request-Id"))
+        request_id_var.set(request_id)
+        response = await handler(request)
+        response.headers["X-Request-Id"] = request_id
+        return response
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
     parent = propagate.extract(request.headers)

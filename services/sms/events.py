@@ -15,6 +15,7 @@ from opentelemetry import propagate
 
 from libs.api.sms.v1 import events_pb2, sms_pb2
 from libs.bus import OutboxRelay, OutgoingMessage, QueueSpec, add_to_outbox
+from libs.telemetry import tracing_on
 from services.sms import status as st
 from services.sms.convert import message_from_row, timestamp
 from services.sms.repository import NewMessage, Transition
@@ -51,7 +52,8 @@ class RelayOutbox:
 
 def current_trace_headers() -> TraceHeaders:
     carrier: TraceHeaders = {}
-    propagate.inject(carrier)
+    if tracing_on():
+        propagate.inject(carrier)
     return carrier
 
 

@@ -44,6 +44,7 @@ from libs.smpp.receipt import (
     normalize_carrier_id,
     receipt_from_deliver_sm,
 )
+from libs.telemetry import start_span
 from services.sms import events, repository
 from services.sms import status as st
 from services.sms.convert import ENCODING_NUMBERS
@@ -160,7 +161,8 @@ class SmsWorker:
         wait_s: float = 0.0,
     ) -> _Outcome:
         outcome = _Outcome(delivery, command, [])
-        with _tracer.start_as_current_span(
+        with start_span(
+            _tracer,
             "sms submit message",
             context=delivery.trace_context,
             attributes={"omnigate.message.id": command.message_id},
@@ -191,7 +193,8 @@ class SmsWorker:
         return outcome
 
     async def _submit_segment(self, pdu: SubmitSm) -> SubmitSmResp:
-        with _tracer.start_as_current_span(
+        with start_span(
+            _tracer,
             "smpp submit_sm",
             kind=SpanKind.CLIENT,
             attributes={"network.protocol.name": "smpp", "smpp.destination": pdu.destination_addr},

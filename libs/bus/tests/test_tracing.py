@@ -6,11 +6,21 @@ import asyncio
 
 import asyncpg
 import pytest
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from libs.bus import EVENTS, Bus, Consumer, OutboxRelay, OutgoingMessage, QueueSpec, add_to_outbox
+from libs.bus import (
+    EVENTS,
+    Bus,
+    BusConfig,
+    Consumer,
+    OutboxRelay,
+    OutgoingMessage,
+    QueueSpec,
+    add_to_outbox,
+)
+from libs.telemetry import tracing_on
 from tests.helpers.bus import Collector
 
 pytestmark = pytest.mark.integration
@@ -69,3 +79,38 @@ async def test_trace_flows_from_outbox_through_relay_to_consumer(
     assert process.parent.span_id == publish.context.span_id
     assert process.attributes is not None
     assert process.attributes["messaging.operation.type"] == "process"
+
+
+async def test_without_tracing_nothing_is_traced_and_given_trace_headers_travel_on(
+    bus_config: BusConfig, declared: list[QueueSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Off must cost nothing: no span is made and no trace header parsed or written.
+    def untouchable(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the tracing API was used with tracing off")
+
+    monkeypatch.setattr(propagate, "inject", untouchable)
+    monkeypatch.setattr(propagate, "extract", untouchable)
+    monkeypatch.setattr(trace, "get_tracer", untouchable)
+    assert not tracing_on()
+    spec = QueueSpec("test.untraced", events=("test.call.*",))
+    declared.append(spec)
+    got = Collector()
+    upstream = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    bus = await Bus.connect(bus_config, name="libs.bus.tests.untraced")
+    try:
+        async with Consumer(bus, spec, got):
+            await bus.publisher.publish(
+                OutgoingMessage(
+                    EVENTS,
+                    "test.call.started",
+                    b"",
+                    "x.v1.Call",
+                    "ten_9",
+                    headers={"traceparent": upstream},
+                )
+            )
+            (delivery,) = await got.wait_for(1)
+    finally:
+        await bus.close()
+    assert delivery.trace_context is None
+    assert delivery.headers["traceparent"] == upstream

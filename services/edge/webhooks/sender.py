@@ -33,6 +33,7 @@ from opentelemetry.trace import SpanKind
 from standardwebhooks import Webhook
 
 from libs.api.sms.v1 import events_pb2
+from libs.telemetry import start_span
 from services.edge.representation import STATUS_NAMES, message_json, rfc3339
 from services.edge.webhooks.ssrf import BlockedAddress, Network, UnsafeUrl, check_url_syntax
 
@@ -163,7 +164,8 @@ class WebhookSender:
             ms = int((time.monotonic() - started) * 1000)
             return Outcome(result, started_at, ms, status_code, error, after)
 
-        with _tracer.start_as_current_span(
+        with start_span(
+            _tracer,
             "POST",
             kind=SpanKind.CLIENT,
             attributes={"url.full": url, "http.request.method": "POST"},

@@ -42,8 +42,8 @@ _EXPORTERS = ("none", "otlp", "console", "jsonl")
 # Set once a provider that records spans is installed by ``setup_telemetry``.
 _recording = False
 
-
-_NOT_RECORDING = contextlib.nullcontext(trace.INVALID_SPAN)
+# What start_span gives when tracing is off: a span on which every call does nothing.
+NOT_RECORDING = contextlib.nullcontext(trace.INVALID_SPAN)
 
 
 def tracing_on() -> bool:
@@ -56,7 +56,7 @@ def start_span(
 ) -> AbstractContextManager[trace.Span]:
     """``tracer.start_as_current_span(name, ...)``, or a span that does nothing when off."""
     if not _recording:
-        return _NOT_RECORDING
+        return NOT_RECORDING
     return tracer.start_as_current_span(name, **kwargs)
 
 

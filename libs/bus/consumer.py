@@ -19,7 +19,6 @@ message from spinning hot and from blocking the ones behind it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
@@ -44,13 +43,11 @@ from libs.bus.message import (
     Delivery,
 )
 from libs.bus.topology import QueueSpec, declare_queue, queue_name, retry_queue_name
+from libs.telemetry import NOT_RECORDING
 
 log = logging.getLogger("omnigate.bus")
 
 Handler = Callable[[Delivery], Awaitable[None]]
-
-# The span of a process that does not trace: every call on it does nothing.
-_NOT_TRACED = contextlib.nullcontext(trace.INVALID_SPAN)
 
 # Failures of the infrastructure rather than of the message: trying again later may help.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -211,7 +208,7 @@ class BaseConsumer(ABC):
     ) -> Any:
         tracer = tracing.resolve_tracer(self._tracer)
         if tracer is None:
-            return _NOT_TRACED
+            return NOT_RECORDING
         return tracer.start_as_current_span(
             f"{self.queue} process",
             context=name_context,

@@ -52,7 +52,10 @@ async def test_schemathesis_finds_no_failures(platform: Platform, tmp_path: Path
         "--checks", CHECKS,
         "--max-examples", "50",
         "--seed", "20261124",
-        "--workers", "2",
+        # One worker: with two threads, CPython 3.11.7 can fail ast.parse (used by
+        # hypothesis to describe filters) with "AST constructor recursion depth
+        # mismatch" (python/cpython#106905), a failure of the tool, not of the API.
+        "--workers", "1",
         "--request-timeout", "10",
         "--generation-database", "none",
         "--no-color",

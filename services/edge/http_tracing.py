@@ -26,12 +26,21 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 async def tracing_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if not tracing_on():
-        request_id = _request_id(request.headers.get("X-Request-Id"))
-        request_id_var.set(request_id)
+    request_id = _request_id(request.headers.get("X-Request-Id"))
+    request_id_var.set(request_id)
+    if tracing_on():
+        response = await _traced(request, handler, request_id)
+    else:
         response = await handler(request)
-        response.headers["X-Request-Id"] = request_id
-        return response
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def _traced(
+    request: web.Request,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    request_id: str,
+) -> web.StreamResponse:
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else request.path
     parent = propagate.extract(request.headers)
@@ -43,16 +52,13 @@ async def tracing_middleware(
             "http.request.method": request.method,
             "url.path": request.path,
             "http.route": route,
+            "http.request.header.x-request-id": request_id,
         },
     ) as span:
-        request_id = _request_id(request.headers.get("X-Request-Id"))
-        request_id_var.set(request_id)
-        span.set_attribute("http.request.header.x-request-id", request_id)
         response = await handler(request)
         span.set_attribute("http.response.status_code", response.status)
         if response.status >= 500:
             span.set_status(StatusCode.ERROR)
-        response.headers["X-Request-Id"] = request_id
         return response
 
 

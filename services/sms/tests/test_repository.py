@@ -177,3 +177,37 @@ async def test_receipt_racing_its_submit_record_is_applied_whichever_commits_fir
             due = result if receipt_first else result[0]
             assert [t.status for t in due] == [st.DELIVERED]  # type: ignore[union-attr]
             await tx2.commit()
+
+
+async def test_status_updates_stay_on_their_page(pool: asyncpg.Pool) -> None:
+    # HOT updates (same page, no index entries) need room on the page and no
+    # indexed column changed: what the fillfactor is for, and what an index
+    # on a status column would silently undo.
+    messages = [
+        repo.NewMessage(
+            id=new_id("msg"),
+            tenant_id="ten_a",
+            direction=1,
+            sender="+447700900100",
+            recipient="+447700900000",
+            body="hi",
+            encoding=1,
+            segments=1,
+            status=st.QUEUED,
+            status_callback="",
+            created_at=T0,
+        )  # fmt: skip
+        for _ in range(2000)
+    ]
+    async with pool.acquire() as conn:
+        await repo.insert_messages(conn, messages)
+        async with conn.transaction():
+            await repo.apply_transitions(
+                conn, [repo.Transition(m.id, st.SENT, T0) for m in messages]
+            )
+            updated, hot = await conn.fetchrow(
+                "SELECT pg_stat_get_xact_tuples_updated('messages'::regclass),"
+                " pg_stat_get_xact_tuples_hot_updated('messages'::regclass)"
+            )
+    assert updated == len(messages)
+    assert hot >= 0.9 * updated, (hot, updated)

@@ -32,12 +32,16 @@ async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-async def _new(pool: asyncpg.Pool, segments: int = 1, tenant: str = "ten_a") -> str:
-    message = repo.NewMessage(
+def _message(segments: int = 1, tenant: str = "ten_a") -> repo.NewMessage:
+    return repo.NewMessage(
         id=new_id("msg"), tenant_id=tenant, direction=1, sender="+447700900100",
         recipient="+447700900000", body="hi", encoding=1, segments=segments,
         status=st.QUEUED, status_callback="", created_at=T0,
     )  # fmt: skip
+
+
+async def _new(pool: asyncpg.Pool, segments: int = 1, tenant: str = "ten_a") -> str:
+    message = _message(segments, tenant)
     async with pool.acquire() as conn:
         await repo.insert_messages(conn, [message])
     return message.id
@@ -183,22 +187,7 @@ async def test_status_updates_stay_on_their_page(pool: asyncpg.Pool) -> None:
     # HOT updates (same page, no index entries) need room on the page and no
     # indexed column changed: what the fillfactor is for, and what an index
     # on a status column would silently undo.
-    messages = [
-        repo.NewMessage(
-            id=new_id("msg"),
-            tenant_id="ten_a",
-            direction=1,
-            sender="+447700900100",
-            recipient="+447700900000",
-            body="hi",
-            encoding=1,
-            segments=1,
-            status=st.QUEUED,
-            status_callback="",
-            created_at=T0,
-        )  # fmt: skip
-        for _ in range(2000)
-    ]
+    messages = [_message() for _ in range(2000)]
     async with pool.acquire() as conn:
         await repo.insert_messages(conn, messages)
         async with conn.transaction():

@@ -16,7 +16,7 @@ from libs.bus.connection import Bus
 from libs.bus.consumer import BaseConsumer, Consumer, Handler, is_retryable
 from libs.bus.idempotency import first_time, first_time_many, prune_processed
 from libs.bus.message import COMMANDS, EVENTS, Delivery, OutgoingMessage
-from libs.bus.outbox import OUTBOX_MIGRATIONS, OutboxRelay, add_to_outbox
+from libs.bus.outbox import OUTBOX_MIGRATIONS, OutboxRelay, add_to_outbox, outbox_insert
 from libs.bus.publisher import Publisher, PublishFailed
 from libs.bus.topology import (
     QueueSpec,
@@ -54,6 +54,7 @@ __all__ = [
     "first_time",
     "first_time_many",
     "is_retryable",
+    "outbox_insert",
     "prune_processed",
     "queue_name",
     "retry_queue_name",

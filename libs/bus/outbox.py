@@ -49,17 +49,8 @@ OUTBOX_MIGRATIONS = MigrationSource("bus", Path(__file__).parent / "migrations")
 # services sharing a database do not wake each other's relays.
 _CHANNEL_SQL = "left('omnigate.outbox.' || current_schema(), 63)"
 
-_ADD = """
-    INSERT INTO outbox
-        (exchange, routing_key, message_id, type, tenant_id, headers, body, created_at)
-    SELECT e, r, m, t, tn, h::jsonb, b, coalesce(ts, now())
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::bytea[], $8::timestamptz[]) AS u(e, r, m, t, tn, h, b, ts)
-"""
-_INSERT = f"""
-WITH added AS ({_ADD})
-SELECT pg_notify(coalesce($9, {_CHANNEL_SQL}), '')
-"""
+_COLUMNS = "exchange, routing_key, message_id, type, tenant_id, headers, body, created_at"
+_ARRAY_TYPES = ("text", "text", "text", "text", "text", "text", "bytea", "timestamptz")
 
 _CLAIM = """
 DELETE FROM outbox
@@ -67,6 +58,58 @@ WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, exchange, routing_key, message_id, type, tenant_id, headers::text AS headers,
           body, created_at
 """
+
+
+def outbox_insert(
+    messages: Sequence[OutgoingMessage],
+    *,
+    first_param: int = 1,
+    keys: Sequence[str] | None = None,
+    keys_in: str | None = None,
+) -> tuple[str, list[Any]]:
+    """``INSERT INTO outbox`` of ``messages`` and its arguments, for a statement of the caller's.
+
+    A change that is a single statement can write its outbox rows as one of
+    its data-modifying CTEs: atomic without a transaction, so BEGIN and
+    COMMIT are two round trips fewer. Parameters are numbered from
+    ``first_param``. With ``keys`` (one per message) and ``keys_in`` (a
+    subquery of the caller's statement), only the messages whose key it
+    returns are written, e.g. those of the rows the statement inserted.
+
+    The current trace context is stored with each message that has none, so
+    the relay's publish span continues the trace of the request that wrote it.
+    """
+    headers: list[str] = []
+    for m in messages:
+        h = dict(m.headers)
+        if "traceparent" not in h:
+            tracing.capture(h)
+        headers.append(orjson.dumps(h).decode())
+    args: list[Any] = [
+        [m.exchange for m in messages],
+        [m.routing_key for m in messages],
+        [m.message_id for m in messages],
+        [m.type for m in messages],
+        [m.tenant_id for m in messages],
+        headers,
+        [m.body for m in messages],
+        [m.timestamp for m in messages],
+    ]
+    types = list(_ARRAY_TYPES)
+    key = where = ""
+    if keys is not None:
+        if keys_in is None or len(keys) != len(messages):
+            raise ValueError("keys needs keys_in and one key per message")
+        args.append(list(keys))
+        types.append("text")
+        key, where = ", k", f" WHERE k IN ({keys_in})"
+    arrays = ", ".join(f"${first_param + i}::{t}[]" for i, t in enumerate(types))
+    sql = (
+        f"INSERT INTO outbox ({_COLUMNS})"
+        " SELECT e, r, m, t, tn, h::jsonb, b, coalesce(ts, now())"
+        f" FROM unnest({arrays}) AS u(e, r, m, t, tn, h, b, ts{key}){where}"
+    )
+    return sql, args
 
 
 async def add_to_outbox(
@@ -83,9 +126,7 @@ async def add_to_outbox(
     schema for rows only one of them can take; the others' polling still
     relays them if this process dies first.
 
-    The current trace context is stored with each message that has none, so
-    the relay's publish span continues the trace of the request that wrote
-    it. ``channel`` overrides the NOTIFY channel (default: per schema, which
+    ``channel`` overrides the NOTIFY channel (default: per schema, which
     is what ``OutboxRelay`` listens on by default).
     """
     if not messages:
@@ -94,26 +135,12 @@ async def add_to_outbox(
         # Outside a transaction the row would be committed on its own, which
         # is exactly the dual write the outbox exists to prevent.
         raise RuntimeError("add_to_outbox must run inside the transaction of the change")
-    headers: list[str] = []
-    for m in messages:
-        h = dict(m.headers)
-        if "traceparent" not in h:
-            tracing.capture(h)
-        headers.append(orjson.dumps(h).decode())
-    args = (
-        [m.exchange for m in messages],
-        [m.routing_key for m in messages],
-        [m.message_id for m in messages],
-        [m.type for m in messages],
-        [m.tenant_id for m in messages],
-        headers,
-        [m.body for m in messages],
-        [m.timestamp for m in messages],
-    )
+    sql, args = outbox_insert(messages)
     if notify:
-        await conn.execute(_INSERT, *args, channel)
-    else:
-        await conn.execute(_ADD, *args)
+        to = f"coalesce(${len(args) + 1}, {_CHANNEL_SQL})"
+        sql = f"WITH added AS ({sql}) SELECT pg_notify({to}, '')"
+        args.append(channel)
+    await conn.execute(sql, *args)
 
 
 class _Publishes(Protocol):

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.bus import OutgoingMessage, outbox_insert
 from services.sms import status as st
 
 MESSAGE_COLUMNS = (
@@ -99,13 +100,34 @@ class SegmentReport:
     received_at: datetime
 
 
-async def insert_messages(
-    conn: asyncpg.Connection, messages: Sequence[NewMessage]
-) -> dict[str, str]:
-    """Insert new messages and their first transition (sequence 1).
+_INSERT_MESSAGES = """
+WITH inserted AS (
+    INSERT INTO messages (id, tenant_id, direction, sender, recipient, body, encoding, segments,
+        status, sequence, status_callback, created_at, updated_at, idempotency_key)
+    SELECT i, t, d, s, r, b, e, g, st, 1, cb, c, c, k FROM unnest($1::text[], $2::text[],
+        $3::int2[], $4::text[], $5::text[], $6::text[], $7::int2[], $8::int2[], $9::int2[],
+        $10::text[], $11::timestamptz[], $12::text[]) AS u(i, t, d, s, r, b, e, g, st, cb, c, k)
+    ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, status, created_at),
+history AS (
+    INSERT INTO message_transitions (message_id, sequence, status, occurred_at)
+    SELECT id, 1, status, created_at FROM inserted)
+"""
+_PARAMS = 12
 
-    A message whose (tenant, idempotency key) already exists is not inserted;
-    returns, for each of those, the id of the message that has the key.
+
+async def insert_messages(
+    conn: asyncpg.Connection,
+    messages: Sequence[NewMessage],
+    announce: Sequence[OutgoingMessage] = (),
+) -> dict[str, str]:
+    """Insert new messages, their first transition (sequence 1) and, if given, one
+    outbox message per inserted message (``announce[i]`` is that of ``messages[i]``).
+
+    One statement, so it is atomic without a transaction of its own. A message
+    whose (tenant, idempotency key) already exists is not inserted, nor is its
+    outbox message; returns, for each of those, the id of the message that has
+    the key.
     """
     cols = list(
         zip(
@@ -119,27 +141,18 @@ async def insert_messages(
             strict=True,
         )
     )  # fmt: skip
-    inserted = await conn.fetch(
-        "INSERT INTO messages (id, tenant_id, direction, sender, recipient, body, encoding,"
-        " segments, status, sequence, status_callback, created_at, updated_at, idempotency_key)"
-        " SELECT i, t, d, s, r, b, e, g, st, 1, cb, c, c, k FROM unnest("
-        "$1::text[], $2::text[], $3::int2[], $4::text[], $5::text[], $6::text[], $7::int2[],"
-        " $8::int2[], $9::int2[], $10::text[], $11::timestamptz[], $12::text[])"
-        " AS u(i, t, d, s, r, b, e, g, st, cb, c, k)"
-        " ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
-        " RETURNING id",
-        *cols,
-    )
-    new_ids = {r["id"] for r in inserted}
-    if new_ids:
-        await conn.execute(
-            "INSERT INTO message_transitions (message_id, sequence, status, occurred_at)"
-            " SELECT i, 1, s, c FROM unnest($1::text[], $2::int2[], $3::timestamptz[])"
-            " AS u(i, s, c)",
-            *zip(
-                *[(m.id, m.status, m.created_at) for m in messages if m.id in new_ids], strict=True
-            ),
+    sql = _INSERT_MESSAGES
+    if announce:
+        outbox, outbox_args = outbox_insert(
+            announce,
+            first_param=_PARAMS + 1,
+            keys=[m.id for m in messages],
+            keys_in="SELECT id FROM inserted",
         )
+        sql += f", announced AS ({outbox})"
+        cols += outbox_args
+    inserted = await conn.fetch(sql + " SELECT id FROM inserted", *cols)
+    new_ids = {r["id"] for r in inserted}
     duplicates = [m for m in messages if m.id not in new_ids]
     if not duplicates:
         return {}

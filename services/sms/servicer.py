@@ -103,11 +103,9 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
     async def _flush_inserts(
         self, items: Sequence[tuple[repository.NewMessage, events.TraceHeaders]]
     ) -> list[str | None]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            existing = await repository.insert_messages(conn, [m for m, _ in items])
-            commands = [events.submit_command(m, h) for m, h in items if m.id not in existing]
-            if commands:
-                await self._outbox.add(conn, commands)
+        commands = [events.submit_command(m, h) for m, h in items]
+        async with self._pool.acquire() as conn:
+            existing = await repository.insert_messages(conn, [m for m, _ in items], commands)
         self._outbox.wake()
         return [existing.get(m.id) for m, _ in items]
 

@@ -20,6 +20,7 @@ from libs.bus import (
     add_to_outbox,
     first_time,
     first_time_many,
+    outbox_insert,
 )
 from tests.helpers.bus import Collector
 
@@ -70,6 +71,30 @@ async def test_add_to_outbox_needs_a_transaction(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         with pytest.raises(RuntimeError, match="inside the transaction"):
             await add_to_outbox(conn, [event()])
+
+
+async def test_outbox_insert_writes_only_the_keys_a_statement_returns(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    """A change made in one statement carries its outbox rows as a CTE, gated by what it wrote."""
+    await pool.execute("CREATE TABLE orders (id text PRIMARY KEY)")
+    await pool.execute("INSERT INTO orders VALUES ('o2')")
+    sent = [event(1), event(2), event(3)]
+    outbox, args = outbox_insert(
+        sent, first_param=2, keys=["o1", "o2", "o3"], keys_in="SELECT id FROM added"
+    )
+    added = await pool.fetch(
+        "WITH added AS (INSERT INTO orders SELECT unnest($1::text[])"
+        f" ON CONFLICT DO NOTHING RETURNING id), announced AS ({outbox}) SELECT id FROM added",
+        ["o1", "o2", "o3"],
+        *args,
+    )
+    assert sorted(r["id"] for r in added) == ["o1", "o3"]
+    publisher = Recording(bus.publisher)
+    assert await OutboxRelay(pool, publisher).relay_once() == 2
+    assert publisher.published == [sent[0].message_id, sent[2].message_id]
+    with pytest.raises(ValueError, match="one key per message"):
+        outbox_insert(sent, keys=["o1"], keys_in="SELECT 1")
 
 
 async def test_committed_rows_are_published_once_and_deleted(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 
+from libs.bus import COMMANDS, OutgoingMessage
 from libs.db import DatabaseConfig, create_pool
 from libs.ids import new_id
 from services.sms import repository as repo
@@ -74,6 +76,34 @@ async def _status(pool: asyncpg.Pool, message_id: str) -> tuple[int, list[int]]:
     assert found is not None
     row, history = found
     return row["status"], [h["status"] for h in history]
+
+
+async def test_insert_writes_message_history_and_command_in_one_statement(
+    pool: asyncpg.Pool,
+) -> None:
+    """Autocommitted as one statement; a repeated idempotency key writes none of the three."""
+    first, repeat = _message(), _message()
+    first = dataclasses.replace(first, idempotency_key="k1")
+    repeat = dataclasses.replace(repeat, idempotency_key="k1")
+    fresh = _message()
+    commands = [
+        OutgoingMessage(COMMANDS, "sms.submit", m.id.encode(), "test.Submit", m.tenant_id)
+        for m in (first, repeat, fresh)
+    ]
+    async with pool.acquire() as conn:
+        existing = await repo.insert_messages(conn, [first, repeat, fresh], commands)
+        assert not conn.is_in_transaction()
+    assert existing == {repeat.id: first.id}
+    stored = await pool.fetch("SELECT id FROM messages ORDER BY id")
+    assert sorted(r["id"] for r in stored) == sorted([first.id, fresh.id])
+    history = await pool.fetch("SELECT message_id, sequence, status FROM message_transitions")
+    assert sorted((r["message_id"], r["sequence"], r["status"]) for r in history) == sorted(
+        [(first.id, 1, st.QUEUED), (fresh.id, 1, st.QUEUED)]
+    )
+    outbox = await pool.fetch("SELECT body FROM outbox")
+    assert sorted(bytes(r["body"]) for r in outbox) == sorted(
+        [first.id.encode(), fresh.id.encode()]
+    )
 
 
 async def test_receipt_moves_a_sent_message_to_delivered_once(pool: asyncpg.Pool) -> None:

@@ -99,3 +99,28 @@ async def wait_for_status(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"{message_id} still {body.get('status')}, wanted {statuses}")
         await asyncio.sleep(0.1)
+
+
+FINAL_STATUSES = {"delivered", "undelivered", "failed", "partially_delivered"}
+
+
+async def send_many(
+    http: aiohttp.ClientSession, creds: TenantCredentials, n: int, tag: str
+) -> list[str]:
+    """POST ``n`` messages at once; their ids (every one must be accepted)."""
+
+    async def one(i: int) -> str:
+        body = {"to": "+447700900000", "from": "+447700900100", "body": f"{tag} {i}"}
+        async with http.post("/v1/messages", json=body, headers=auth(creds)) as r:
+            assert r.status == 201
+            return str((await r.json())["id"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))
+
+
+async def smsc_stats(platform: Platform) -> dict[str, int]:
+    """The dev SMSC's counters (submits, duplicate_submits, ...)."""
+    url = f"http://127.0.0.1:{platform.config.smsc_control_port}/stats"
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        stats: dict[str, int] = await r.json()
+        return stats

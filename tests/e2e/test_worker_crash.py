@@ -8,47 +8,27 @@ import aiohttp
 import pytest
 
 from deploy.local.platform import Platform
-from tests.e2e.conftest import TenantCredentials, auth, wait_for_status
+from tests.e2e.conftest import FINAL_STATUSES as FINAL
+from tests.e2e.conftest import TenantCredentials, send_many, smsc_stats, wait_for_status
 
 pytestmark = pytest.mark.e2e
-
-FINAL = {"delivered", "undelivered", "failed", "partially_delivered"}
-
-
-async def _smsc_stats(platform: Platform) -> dict[str, int]:
-    url = f"http://127.0.0.1:{platform.config.smsc_control_port}/stats"
-    async with aiohttp.ClientSession() as s, s.get(url) as r:
-        stats: dict[str, int] = await r.json()
-        return stats
-
-
-async def _send_many(
-    http: aiohttp.ClientSession, creds: TenantCredentials, n: int, tag: str
-) -> list[str]:
-    async def one(i: int) -> str:
-        body = {"to": "+447700900000", "from": "+447700900100", "body": f"{tag} {i}"}
-        async with http.post("/v1/messages", json=body, headers=auth(creds)) as r:
-            assert r.status == 201
-            return str((await r.json())["id"])
-
-    return list(await asyncio.gather(*(one(i) for i in range(n))))
 
 
 async def test_normal_flow_submits_nothing_twice(
     http: aiohttp.ClientSession, tenant: TenantCredentials, platform: Platform
 ) -> None:
-    before = await _smsc_stats(platform)
-    ids = await _send_many(http, tenant, 100, "normal")
+    before = await smsc_stats(platform)
+    ids = await send_many(http, tenant, 100, "normal")
     for mid in ids:
         await wait_for_status(http, tenant, mid, FINAL)
-    after = await _smsc_stats(platform)
+    after = await smsc_stats(platform)
     assert after["duplicate_submits"] == before["duplicate_submits"]
 
 
 async def test_killed_worker_loses_no_accepted_message(
     http: aiohttp.ClientSession, tenant: TenantCredentials, platform: Platform
 ) -> None:
-    sending = asyncio.ensure_future(_send_many(http, tenant, 400, "crash"))
+    sending = asyncio.ensure_future(send_many(http, tenant, 400, "crash"))
     await asyncio.sleep(0.3)
     await platform.kill("sms-worker-0")
     ids = await sending
@@ -61,8 +41,8 @@ async def test_killed_worker_loses_no_accepted_message(
 async def test_sigterm_drains_the_worker_without_loss_or_duplicates(
     http: aiohttp.ClientSession, tenant: TenantCredentials, platform: Platform
 ) -> None:
-    before = await _smsc_stats(platform)
-    sending = asyncio.ensure_future(_send_many(http, tenant, 200, "drain"))
+    before = await smsc_stats(platform)
+    sending = asyncio.ensure_future(send_many(http, tenant, 200, "drain"))
     await asyncio.sleep(0.2)
     worker = platform.process("sms-worker-0")
     worker.terminate()
@@ -73,5 +53,5 @@ async def test_sigterm_drains_the_worker_without_loss_or_duplicates(
         assert (await wait_for_status(http, tenant, mid, FINAL, timeout_s=60))[
             "status"
         ] == "delivered"
-    after = await _smsc_stats(platform)
+    after = await smsc_stats(platform)
     assert after["duplicate_submits"] == before["duplicate_submits"]

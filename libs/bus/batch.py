@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
+from aiormq.abc import DeliveredMessage
 from opentelemetry import trace
 
 from libs.bus.connection import Bus
@@ -64,11 +64,11 @@ class BatchConsumer(BaseConsumer):
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._max_concurrency = max_concurrency
-        self._buffer: list[tuple[AbstractIncomingMessage, Delivery]] = []
+        self._buffer: list[tuple[DeliveredMessage, Delivery]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, message: DeliveredMessage) -> None:
         self._taken()
         self._buffer.append((message, to_delivery(message, self._traced)))
         if len(self._buffer) >= self._max_batch:
@@ -95,7 +95,7 @@ class BatchConsumer(BaseConsumer):
         self._batches.discard(task)
         self._flush()
 
-    async def _run(self, batch: list[tuple[AbstractIncomingMessage, Delivery]]) -> None:
+    async def _run(self, batch: list[tuple[DeliveredMessage, Delivery]]) -> None:
         deliveries = [d for _, d in batch]
         links = [
             trace.Link(trace.get_current_span(d.trace_context).get_span_context())

@@ -12,7 +12,7 @@ import logging
 from types import TracebackType
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustChannel, AbstractRobustConnection
 from opentelemetry import trace
 from yarl import URL
 
@@ -64,8 +64,8 @@ class Bus:
         publisher = Publisher(channel, config, exchanges, tracer=tracer)
         return cls(config, connection, publisher, tracer)
 
-    async def channel(self) -> AbstractChannel:
-        """A new channel (each consumer has its own, for its own prefetch)."""
+    async def channel(self) -> AbstractRobustChannel:
+        """A new channel, restored on reconnect (each consumer has its own, for its prefetch)."""
         return await self.connection.channel()
 
     async def close(self) -> None:

@@ -292,6 +292,18 @@ async def record_segments(
     return await _due_transitions(conn, reported)
 
 
+_REPORT_SEGMENTS = """
+WITH matched AS (
+    UPDATE message_segments s SET status = u.status, stat = u.stat, error_code = u.err,
+        reported_at = u.at
+    FROM unnest($1::text[], $2::int4[], $3::int2[], $4::text[], $5::text[], $6::timestamptz[])
+        AS u(cid, idx, status, stat, err, at)
+    WHERE s.carrier_id = u.cid AND s.message_id IS NOT NULL AND s.status IS NULL
+    RETURNING s.message_id, s.status, s.error_code, s.reported_at, u.idx)
+SELECT matched.*, m.segments FROM matched JOIN messages m ON m.id = matched.message_id
+"""
+
+
 async def apply_segment_reports(
     conn: asyncpg.Connection, reports: Sequence[SegmentReport]
 ) -> tuple[list[Transition], int]:
@@ -302,12 +314,7 @@ async def apply_segment_reports(
     # One row per form of each carrier id (hex/decimal), so one statement matches all.
     flat = [(cid, i, r) for i, r in enumerate(reports) for cid in r.carrier_ids]
     matched = await conn.fetch(
-        "UPDATE message_segments s SET status = u.status, stat = u.stat, error_code = u.err,"
-        " reported_at = u.at"
-        " FROM unnest($1::text[], $2::int4[], $3::int2[], $4::text[], $5::text[],"
-        " $6::timestamptz[]) AS u(cid, idx, status, stat, err, at)"
-        " WHERE s.carrier_id = u.cid AND s.message_id IS NOT NULL AND s.status IS NULL"
-        " RETURNING s.message_id, u.idx",
+        _REPORT_SEGMENTS,
         [c for c, _, _ in flat],
         [i for _, i, _ in flat],
         [r.status for _, _, r in flat],
@@ -315,7 +322,10 @@ async def apply_segment_reports(
         [r.error_code for _, _, r in flat],
         [r.received_at for _, _, r in flat],
     )
-    touched = {r["message_id"] for r in matched}
+    # A one-segment message is final with its only receipt: no aggregate to read.
+    due = [_final(r["message_id"], [r["status"]], r["error_code"], r["reported_at"])
+           for r in matched if r["segments"] == 1]  # fmt: skip
+    touched = {r["message_id"] for r in matched if r["segments"] != 1}
     matched_idx = {r["idx"] for r in matched}
     unmatched = [r for i, r in enumerate(reports) if i not in matched_idx]
     early = 0
@@ -339,7 +349,14 @@ async def apply_segment_reports(
         )
         early = sum(1 for r in rows if r["message_id"] is None)
         touched |= {r["message_id"] for r in rows if r["message_id"] is not None}
-    return await _due_transitions(conn, sorted(touched)), early
+    touched -= {t.message_id for t in due}
+    return due + await _due_transitions(conn, sorted(touched)), early
+
+
+def _final(message_id: str, outcomes: list[int], code: str | None, at: datetime) -> Transition:
+    """The transition a message makes once every one of its segments has reported."""
+    final = st.aggregate_segments(outcomes)
+    return Transition(message_id, final, at, "" if final == st.DELIVERED else (code or ""))
 
 
 async def _due_transitions(conn: asyncpg.Connection, message_ids: list[str]) -> list[Transition]:
@@ -354,15 +371,12 @@ async def _due_transitions(conn: asyncpg.Connection, message_ids: list[str]) -> 
         " WHERE m.id = ANY($1::text[]) AND s.status IS NOT NULL GROUP BY m.id, m.segments",
         message_ids,
     )
-    transitions = []
-    for r in rows:
-        outcomes = list(r["outcomes"])
-        if len(outcomes) < r["segments"]:
-            continue  # other segments' receipts are still to come
-        final = st.aggregate_segments(outcomes)
-        code = "" if final == st.DELIVERED else (r["error_code"] or "")
-        transitions.append(Transition(r["id"], final, r["at"], code))
-    return transitions
+    # Those whose other segments' receipts are still to come are not due.
+    return [
+        _final(r["id"], list(r["outcomes"]), r["error_code"], r["at"])
+        for r in rows
+        if len(r["outcomes"]) >= r["segments"]
+    ]
 
 
 async def apply_transitions(

@@ -53,17 +53,33 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
     raise ConfigError(f"{name}: unsupported setting type {kind!r}")
 
 
-def load(cls: type[T], prefix: str, environ: Mapping[str, str] | None = None) -> T:
-    """Build ``cls`` (a dataclass) from ``environ`` variables named ``prefix + FIELD``."""
+def load(
+    cls: type[T],
+    prefix: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    defaults: Mapping[str, object] | None = None,
+) -> T:
+    """Build ``cls`` (a dataclass) from ``environ`` variables named ``prefix + FIELD``.
+
+    ``defaults`` (field name -> value) replaces the class's defaults for this
+    one use, where one class serves several purposes in a process tree: a
+    health-only gRPC server must not default to the API server's port.
+    """
     env = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]  # type: ignore[arg-type]
+    overrides = dict(defaults or {})
+    unknown = overrides.keys() - {f.name for f in fields}
+    if unknown:
+        raise TypeError(f"defaults for {sorted(unknown)}, which {cls.__name__} does not have")
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if not f.init:
-            continue
+    for f in fields:
         var = f"{prefix}{f.name.upper()}"
         if var in env:
             values[f.name] = _parse(var, env[var], hints[f.name])
+        elif f.name in overrides:
+            values[f.name] = overrides[f.name]
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{var} is required")
     try:

@@ -42,3 +42,13 @@ def test_a_malformed_value_is_named_not_silently_defaulted() -> None:
 def test_validation_in_post_init_is_reported_as_config_error() -> None:
     with pytest.raises(ConfigError, match="size must be >= 1"):
         load(Example, "X_", {"X_DSN": "d", "X_SIZE": "0"})
+
+
+def test_defaults_given_to_load_replace_the_class_defaults_but_not_the_environment() -> None:
+    assert load(Example, "X_", {}, defaults={"dsn": "d", "size": 9}) == Example("d", 9)
+    assert load(Example, "X_", {"X_SIZE": "2"}, defaults={"dsn": "d", "size": 9}).size == 2
+
+
+def test_a_default_for_a_field_the_class_lacks_is_refused() -> None:
+    with pytest.raises(TypeError, match="sise"):
+        load(Example, "X_", {"X_DSN": "d"}, defaults={"sise": 9})

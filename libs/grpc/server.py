@@ -21,9 +21,12 @@ class RunningServer:
     service_names: tuple[str, ...]
 
     async def stop(self, grace_s: float) -> None:
-        """Report NOT_SERVING first (so balancers move away), then drain in-flight calls."""
-        for name in (*self.service_names, ""):
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        """Report NOT_SERVING first (so balancers move away), then drain in-flight calls.
+
+        Every status the servicer holds turns NOT_SERVING and stays so: a late
+        ``set`` (e.g. a health check still running) cannot report SERVING again.
+        """
+        await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
 
 

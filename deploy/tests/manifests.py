@@ -154,10 +154,15 @@ def labels_match(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 @dataclass
 class Read:
-    """One ``libs.config.load(cls, prefix)`` call a process made, and what it returned."""
+    """One ``libs.config.load(cls, prefix)`` call a process made, and what it returned.
+
+    ``given`` are the defaults the call passed (``load(..., defaults=)``),
+    which replace the class's.
+    """
 
     cls: type
     prefix: str
+    given: dict[str, object] = field(default_factory=dict)
     value: Any = None
 
     @property
@@ -165,18 +170,23 @@ class Read:
         """Each variable this call reads that has a default, and the default."""
         out = {}
         for f in dataclasses.fields(self.cls):
-            if f.init and f.default is not dataclasses.MISSING:
-                out[f"{self.prefix}{f.name.upper()}"] = f.default
-            elif f.init and f.default_factory is not dataclasses.MISSING:
-                out[f"{self.prefix}{f.name.upper()}"] = f.default_factory()
+            variable = f"{self.prefix}{f.name.upper()}"
+            if not f.init:
+                continue
+            if f.name in self.given:
+                out[variable] = self.given[f.name]
+            elif f.default is not dataclasses.MISSING:
+                out[variable] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                out[variable] = f.default_factory()
         return out
 
     @property
     def variables(self) -> dict[str, bool]:
         """Each variable this call reads, and whether it is required (has no default)."""
+        defaults = self.defaults
         return {
-            f"{self.prefix}{f.name.upper()}": f.default is dataclasses.MISSING
-            and f.default_factory is dataclasses.MISSING
+            f"{self.prefix}{f.name.upper()}": f"{self.prefix}{f.name.upper()}" not in defaults
             for f in dataclasses.fields(self.cls)
             if f.init
         }
@@ -254,6 +264,12 @@ def settings_loaders(module_name: str) -> list[Callable[[], object]]:
             and isinstance(node.args[1].value, str)
         ):
             cls, prefix = getattr(module, node.args[0].id), node.args[1].value
+            if node.keywords:
+                # Its defaults= are code, not a constant this reading can replay.
+                raise ValueError(
+                    f"{module_name}: load({cls.__name__}, {prefix!r}, ...) with keywords:"
+                    " move it into a settings class's from_env()"
+                )
             loaders[f"load({cls.__name__}, {prefix})"] = _loader(cls, prefix)
     return list(loaders.values())
 
@@ -283,10 +299,12 @@ def load_settings(module_name: str, env: dict[str, str]) -> Loaded:
         return loaded
     real_load = libs.config.load
 
-    def recording_load(cls: type, prefix: str, environ: object = None) -> object:
-        read = Read(cls, prefix)
+    def recording_load(
+        cls: type, prefix: str, environ: object = None, *, defaults: Any = None
+    ) -> object:
+        read = Read(cls, prefix, dict(defaults or {}))
         loaded.reads.append(read)
-        read.value = real_load(cls, prefix, env)
+        read.value = real_load(cls, prefix, env, defaults=defaults)
         return read.value
 
     with mock.patch.object(libs.config, "load", recording_load):

@@ -1,8 +1,8 @@
 """Prometheus metrics endpoint of a process (``OMNIGATE_METRICS_PORT``; 0 = off).
 
-A process starts it once it is ready (consuming, bound, serving), so a
-``/metrics`` that answers doubles as the readiness signal of processes that
-have no other port (the sms worker, the webhook sender).
+It says nothing about health: it answers as well after a lost broker
+connection or SMPP bind. Probes ask gRPC health (``libs.grpc.health`` for
+processes without a gRPC API) or the edge's ``/healthz``.
 """
 
 from __future__ import annotations

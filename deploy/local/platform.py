@@ -36,6 +36,18 @@ def free_port() -> int:
         return port
 
 
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+async def grpc_health(port: int, service: str = "", timeout_s: float = 1.0) -> int:
+    """The status a gRPC health server on 127.0.0.1:``port`` reports (``health_pb2``)."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        resp = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+        )
+        return int(resp.status)
+
+
 @dataclass
 class PlatformConfig:
     database: str = "omnigate"
@@ -44,6 +56,10 @@ class PlatformConfig:
     bus_prefix: str = "omnigate"
     edge_port: int = 8080
     sms_grpc_port: int = 50051
+    # gRPC health of the first sms worker (each further one gets a free port,
+    # as each pod has its own address on Kubernetes) and of the webhook sender.
+    sms_worker_health_port: int = 50052
+    webhooks_health_port: int = 50053
     smsc_port: int = 2775
     smsc_control_port: int = 8775
     receipt_delay_s: float = 1.0
@@ -67,6 +83,8 @@ class PlatformConfig:
             "bus_prefix": name,
             "edge_port": free_port(),
             "sms_grpc_port": free_port(),
+            "sms_worker_health_port": free_port(),
+            "webhooks_health_port": free_port(),
             "smsc_port": free_port(),
             "smsc_control_port": free_port(),
             "allow_loopback_webhooks": True,
@@ -96,6 +114,7 @@ class _Proc:
     name: str
     module: str
     env: dict[str, str]
+    # Ready when this URL answers 200, or this gRPC health port SERVING.
     ready_url: str | None
     ready_port: int | None
     process: asyncio.subprocess.Process | None = None
@@ -154,35 +173,24 @@ class Platform:
         }
         procs.append(_Proc("sms", "services.sms.main", sms, None, c.sms_grpc_port))
         for i in range(c.sms_workers):
-            port = free_port()
+            health = c.sms_worker_health_port if i == 0 else free_port()
             env = self._common_env("sms-worker") | {
                 "OMNIGATE_SMPP_HOST": "127.0.0.1",
                 "OMNIGATE_SMPP_PORT": str(c.smsc_port),
                 "OMNIGATE_SMPP_SYSTEM_ID": "omnigate",
                 "OMNIGATE_SMPP_PASSWORD": "secret",
-                "OMNIGATE_METRICS_PORT": str(port),
+                "OMNIGATE_METRICS_PORT": str(free_port()),
+                "OMNIGATE_SMS_WORKER_HEALTH_PORT": str(health),
             }
-            procs.append(
-                _Proc(
-                    f"sms-worker-{i}",
-                    "services.sms.worker_main",
-                    env,
-                    f"http://127.0.0.1:{port}/metrics",
-                    None,
-                )
-            )
-        port = free_port()
-        hooks = self._common_env("webhooks") | {"OMNIGATE_METRICS_PORT": str(port)}
+            procs.append(_Proc(f"sms-worker-{i}", "services.sms.worker_main", env, None, health))
+        hooks = self._common_env("webhooks") | {
+            "OMNIGATE_METRICS_PORT": str(free_port()),
+            "OMNIGATE_WEBHOOKS_HEALTH_PORT": str(c.webhooks_health_port),
+        }
         if c.webhook_retry_delays_s:
             hooks["OMNIGATE_WEBHOOKS_RETRY_DELAYS_S"] = c.webhook_retry_delays_s
         procs.append(
-            _Proc(
-                "webhooks",
-                "services.edge.webhooks.main",
-                hooks,
-                f"http://127.0.0.1:{port}/metrics",
-                None,
-            )
+            _Proc("webhooks", "services.edge.webhooks.main", hooks, None, c.webhooks_health_port)
         )
         for i in range(c.edges):
             edge = self._common_env("edge") | {
@@ -249,13 +257,8 @@ class Platform:
                         async with session.get(proc.ready_url) as r:
                             if r.status == 200:
                                 return
-                    elif proc.ready_port:
-                        async with grpc.aio.insecure_channel(f"127.0.0.1:{proc.ready_port}") as ch:
-                            resp = await health_pb2_grpc.HealthStub(ch).Check(
-                                health_pb2.HealthCheckRequest(), timeout=1
-                            )
-                            if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                                return
+                    elif proc.ready_port and await grpc_health(proc.ready_port) == SERVING:
+                        return
                 except (aiohttp.ClientError, OSError, grpc.aio.AioRpcError):
                     pass  # not up yet
                 await asyncio.sleep(0.1)
@@ -286,6 +289,10 @@ class Platform:
             if p.name == name and p.process is not None:
                 return p.process
         raise KeyError(name)
+
+    def health_ports(self) -> dict[str, int]:
+        """Each process's gRPC health port, by process name (what readiness waits on)."""
+        return {p.name: p.ready_port for p in self._procs if p.ready_port is not None}
 
     def metrics_urls(self) -> dict[str, str]:
         """Each process's Prometheus endpoint, by process name."""

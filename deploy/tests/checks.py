@@ -64,14 +64,20 @@ DRAIN_BUDGET_S: dict[str, Callable[[Loaded], float]] = {
     "services.edge.main": lambda s: _one(s, HttpConfig).shutdown_grace_s,
     # server.stop(grace_s), then the relay's last batch.
     "services.sms.main": lambda s: _one(s, GrpcServerConfig).grace_s,
-    # consumer.stop() (its default stop timeout), then dispatcher.stop() (its default grace).
+    # health.stop(grace_s), consumer.stop() (its default stop timeout), then
+    # dispatcher.stop() (its default grace).
     "services.edge.webhooks.main": lambda s: (
-        _default(BaseConsumer.__init__, "stop_timeout_s") + _default(Dispatcher.stop, "grace_s")
+        _one(s, GrpcServerConfig).grace_s
+        + _default(BaseConsumer.__init__, "stop_timeout_s")
+        + _default(Dispatcher.stop, "grace_s")
     ),
-    # consumer.stop() waits drain_s; smpp.close() waits response_timeout_s for
-    # the submits and receipts in flight, and as long again for the unbind.
+    # health.stop(grace_s); consumer.stop() waits drain_s; smpp.close() waits
+    # response_timeout_s for the submits and receipts in flight, and as long
+    # again for the unbind.
     "services.sms.worker_main": lambda s: (
-        _one(s, WorkerConfig).drain_s + 2 * _one(s, SmppBindConfig).response_timeout_s
+        _one(s, GrpcServerConfig).grace_s
+        + _one(s, WorkerConfig).drain_s
+        + 2 * _one(s, SmppBindConfig).response_timeout_s
     ),
     "services.devsmsc.main": lambda s: 0.0,
 }

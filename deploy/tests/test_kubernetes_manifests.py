@@ -243,6 +243,16 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_probes,
         "gRPC health asked on 9090",
     ),
+    "webhooks health on the loopback": (
+        lambda o: _drop_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_HOST"),
+        check_ports,
+        "GrpcServerConfig listens on 127.0.0.1:50053",
+    ),
+    "webhooks health port not declared": (
+        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_PORT", "50054"),
+        check_ports,
+        "webhooks/webhooks: listens on 50054, not a containerPort",
+    ),
     "no liveness probe": (
         lambda o: _container(o, "sms-worker").pop("livenessProbe"),
         check_probes,
@@ -252,6 +262,11 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         lambda o: _pod(o, "sms-worker").__setitem__("terminationGracePeriodSeconds", 30),
         check_graceful_shutdown,
         "SIGKILL would cut the drain",
+    ),
+    "grace period that forgets the webhook sender's health grace": (
+        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_GRACE_S", "30"),
+        check_graceful_shutdown,
+        "webhooks/webhooks: terminationGracePeriodSeconds 60 < 75 s",
     ),
     "grace period that forgets the edge's preStop": (
         lambda o: _pod(o, "edge").__setitem__("terminationGracePeriodSeconds", 16),

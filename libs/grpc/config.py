@@ -19,6 +19,12 @@ class GrpcServerConfig:
             raise ValueError("grace_s must not be negative")
 
 
+# The grace of a health-only server (libs/grpc/health.py): it has no work in
+# flight to drain (a Check answers at once), so its grace only bounds how long
+# open Watch streams delay the process's exit.
+HEALTH_GRACE_S = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class GrpcClientConfig:
     """How a caller reaches a service. ``timeout_s`` is the deadline of every call."""

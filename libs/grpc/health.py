@@ -33,10 +33,6 @@ Check = Callable[[], bool]
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
-# A health server has no work in flight to drain (a Check answers at once), so
-# its grace only bounds how long open Watch streams delay the process's exit.
-HEALTH_GRACE_S = 1.0
-
 
 class HealthServer:
     """A started health-only server; ``stop`` reports NOT_SERVING, then closes it."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import GrpcClientConfig
+from libs.grpc.config import HEALTH_GRACE_S, GrpcClientConfig, GrpcServerConfig
 from libs.logs import log_level_from_env
 from libs.telemetry import TelemetryConfig
 from services.edge.ratelimit import RateLimitConfig
@@ -103,9 +103,16 @@ class EdgeSettings:
 
 @dataclass(frozen=True, slots=True)
 class WebhookSettings:
+    """The webhook sender (``omnigate-webhooks``).
+
+    ``health`` is its health-only gRPC server (``OMNIGATE_WEBHOOKS_HEALTH_``):
+    SERVING while the bus connection is up.
+    """
+
     webhooks: WebhookConfig
     db: DatabaseConfig
     bus: BusConfig
+    health: GrpcServerConfig
     telemetry: TelemetryConfig
     log_level: str = "info"
 
@@ -115,6 +122,12 @@ class WebhookSettings:
             webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
             db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
             bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            # Next to the sms API's 50051 and the sms worker's 50052 on one machine.
+            health=config.load(
+                GrpcServerConfig,
+                "OMNIGATE_WEBHOOKS_HEALTH_",
+                defaults={"port": 50053, "grace_s": HEALTH_GRACE_S},
+            ),
             telemetry=TelemetryConfig.from_env(),
             log_level=log_level_from_env(),
         )

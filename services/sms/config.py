@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import GrpcServerConfig
+from libs.grpc.config import HEALTH_GRACE_S, GrpcServerConfig
 from libs.logs import log_level_from_env
 from libs.smpp.config import SmppBindConfig
 from libs.telemetry import TelemetryConfig
@@ -89,12 +89,17 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
-    """The worker process (``omnigate-sms-worker``): one SMPP bind and its queue consumer."""
+    """The worker process (``omnigate-sms-worker``): one SMPP bind and its queue consumer.
+
+    ``health`` is its health-only gRPC server (``OMNIGATE_SMS_WORKER_HEALTH_``):
+    SERVING while the bus connection is up and the SMPP bind bound.
+    """
 
     db: DatabaseConfig
     bus: BusConfig
     smpp: SmppBindConfig
     worker: WorkerConfig
+    health: GrpcServerConfig
     telemetry: TelemetryConfig
     log_level: str = "info"
     pacing: PacingConfig = field(default_factory=PacingConfig)
@@ -106,6 +111,12 @@ class WorkerSettings:
             bus=config.load(BusConfig, "OMNIGATE_BUS_"),
             smpp=config.load(SmppBindConfig, "OMNIGATE_SMPP_"),
             worker=config.load(WorkerConfig, "OMNIGATE_SMS_WORKER_"),
+            # Next to the sms API's 50051 and the webhook sender's 50053 on one machine.
+            health=config.load(
+                GrpcServerConfig,
+                "OMNIGATE_SMS_WORKER_HEALTH_",
+                defaults={"port": 50052, "grace_s": HEALTH_GRACE_S},
+            ),
             telemetry=TelemetryConfig.from_env(),
             log_level=log_level_from_env(),
             pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),

@@ -1,8 +1,10 @@
 """``omnigate-sms-worker``: one SMPP bind, the submit queue consumer, receipts; until SIGTERM.
 
 Run several for more throughput: each holds its own bind, and the queue
-spreads commands across them. SIGTERM stops taking commands, waits for the
-submissions in flight to be recorded, then unbinds.
+spreads commands across them. It serves gRPC health, SERVING while its bus
+connection is up and its bind bound. SIGTERM reports NOT_SERVING, stops
+taking commands, waits for the submissions in flight to be recorded, then
+unbinds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from redis.asyncio import Redis
 from libs import lifecycle
 from libs.bus import BatchConsumer, Bus, OutboxRelay
 from libs.db import create_pool
+from libs.grpc.health import start_health_server
 from libs.metrics import MetricsConfig, serve_metrics
 from libs.ratelimit import FallbackLimiter, Pacer, Rate, RedisLimiter
 from libs.smpp.client import SmppClient
@@ -48,10 +51,15 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         stop_timeout_s=settings.worker.drain_s,
     )
     await consumer.start()
+    health = await start_health_server(
+        settings.health,
+        {"bus": lambda: bus.connection.connected.is_set(), "smpp": lambda: smpp.bound},
+    )
     serve_metrics(MetricsConfig.from_env())
     log.info("sms worker bound to %s:%d", settings.smpp.host, settings.smpp.port)
     await stop.wait()
     log.info("draining")
+    await health.stop(settings.health.grace_s)
     await consumer.stop()
     await smpp.close()
     await worker.close()

@@ -2,7 +2,8 @@
 
 A process of its own so that slow receivers never slow down accepting
 messages; run several to send more in parallel (they share the retry work
-through the database).
+through the database). It serves gRPC health, SERVING while its bus
+connection is up; SIGTERM reports NOT_SERVING, then drains.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import aiohttp
 from libs import lifecycle
 from libs.bus import Bus, Consumer, QueueSpec
 from libs.db import create_pool
+from libs.grpc.health import start_health_server
 from libs.metrics import MetricsConfig, serve_metrics
 from services.edge.app import prepare_database
 from services.edge.config import WebhookSettings
@@ -44,10 +46,14 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     spec = QueueSpec(QUEUE, events=("sms.message.*",), retry_delays_s=config.retry_delays_s)
     consumer = Consumer(bus, spec, dispatcher.handle, prefetch=config.concurrency)
     await consumer.start()
+    health = await start_health_server(
+        settings.health, {"bus": lambda: bus.connection.connected.is_set()}
+    )
     serve_metrics(MetricsConfig.from_env())
     log.info("sending webhooks")
     await stop.wait()
     log.info("draining")
+    await health.stop(settings.health.grace_s)
     await consumer.stop()
     await dispatcher.stop()
     await session.close()

@@ -250,12 +250,17 @@ def _edge_get_paths(settings: EdgeSettings) -> frozenset[str]:
 
 
 def check_probes(cluster: Cluster) -> list[str]:
-    """Readiness and liveness on every container, each on a port and path that answers."""
+    """Readiness and liveness on every container, each on a port and path that answers;
+    through gRPC health wherever the process serves it (a metrics endpoint or an open
+    port answers as well after the process lost its broker connection or SMPP bind)."""
     problems = []
     for w in cluster.workloads:
+        serves_health = any(cls is GrpcServerConfig for cls, _ in _listeners(w).values())
         for kind in ("readinessProbe", "livenessProbe"):
             if kind not in w.container:
                 problems.append(f"{w.name}: no {kind}")
+            elif serves_health and "grpc" not in w.container[kind]:
+                problems.append(f"{w.name} {kind}: the process serves gRPC health; ask it")
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = w.container.get(kind)
             if probe is None:

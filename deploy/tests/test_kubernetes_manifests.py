@@ -243,6 +243,13 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_probes,
         "gRPC health asked on 9090",
     ),
+    "worker probed on /metrics though it serves gRPC health": (
+        lambda o: _container(o, "sms-worker").__setitem__(
+            "readinessProbe", {"httpGet": {"path": "/metrics", "port": "metrics"}}
+        ),
+        check_probes,
+        "sms-worker/sms-worker readinessProbe: the process serves gRPC health",
+    ),
     "webhooks health on the loopback": (
         lambda o: _drop_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_HOST"),
         check_ports,

@@ -413,6 +413,17 @@ async def test_a_retried_event_whose_webhook_was_recorded_is_not_sent_again(
     await hooks.wait_for(lambda r: len(of_type(r, message_id, "message.delivered")) == 1)
     # A status_callback delivery is named after its event.
     recorded_event = of_type(hooks, message_id, "message.delivered")[0].headers["webhook-id"]
+    # The receiver has it before the sender records it (after the attempt): wait for that.
+    conn = await asyncpg.connect(platform.config.dsn)
+    try:
+        assert await eventually(
+            lambda: conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM edge.webhook_deliveries WHERE id = $1)",
+                recorded_event,
+            )
+        )
+    finally:
+        await conn.close()
     event = events_pb2.MessageStatusChanged(
         message=sms_pb2.Message(
             id=message_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from deploy.local.platform import Platform, PlatformConfig
 from tests.helpers.infra import unique_name
+from tests.helpers.tcp_proxy import TcpProxy
 from tests.helpers.webhooks import WebhookReceiver
 
 
@@ -36,6 +38,13 @@ async def platform(run_dir: Path) -> AsyncIterator[Platform]:
         traces_file=str(run_dir / "traces.jsonl"),
         log_dir=str(run_dir / "logs"),
     )
+    async with running_platform(config) as running:
+        yield running
+
+
+@asynccontextmanager
+async def running_platform(config: PlatformConfig) -> AsyncIterator[Platform]:
+    """``config``'s platform, started; stopped, and its database and bus objects dropped, after."""
     running = Platform(config)
     try:
         await running.start()
@@ -43,6 +52,18 @@ async def platform(run_dir: Path) -> AsyncIterator[Platform]:
     finally:
         await running.stop()
         await running.drop()
+
+
+@pytest.fixture(scope="module")
+async def broker_proxy() -> AsyncIterator[TcpProxy]:
+    """A TCP proxy to RabbitMQ that a module's own platform connects through, to cut it."""
+    async with TcpProxy("127.0.0.1", 5672) as proxy:
+        yield proxy
+
+
+def through(proxy: TcpProxy) -> str:
+    """The AMQP URL that reaches the broker through ``proxy``, retrying every 0.3 s."""
+    return f"amqp://guest:guest@127.0.0.1:{proxy.port}/?reconnect_interval=0.3"
 
 
 async def create_tenant(platform: Platform, name: str) -> TenantCredentials:

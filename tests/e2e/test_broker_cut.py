@@ -19,8 +19,10 @@ from deploy.local.platform import Platform, PlatformConfig
 from tests.e2e.conftest import (
     FINAL_STATUSES,
     create_tenant,
+    running_platform,
     send_many,
     smsc_stats,
+    through,
     wait_for_status,
 )
 from tests.helpers.infra import unique_name
@@ -30,31 +32,21 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-async def proxy() -> AsyncIterator[TcpProxy]:
-    async with TcpProxy("127.0.0.1", 5672) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-async def cut_platform(proxy: TcpProxy, run_dir: Path) -> AsyncIterator[Platform]:
+async def cut_platform(broker_proxy: TcpProxy, run_dir: Path) -> AsyncIterator[Platform]:
     config = PlatformConfig.isolated(
         unique_name("cut"),
         receipt_delay_s=0.2,
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/?reconnect_interval=0.3",
+        amqp_url=through(broker_proxy),
         log_dir=str(run_dir / "logs-broker-cut"),
     )
-    running = Platform(config)
-    try:
-        await running.start()
+    async with running_platform(config) as running:
         yield running
-    finally:
-        await running.stop()
-        await running.drop()
 
 
 async def test_cut_broker_connections_lose_nothing_and_submit_nothing_twice(
-    cut_platform: Platform, proxy: TcpProxy
+    cut_platform: Platform, broker_proxy: TcpProxy
 ) -> None:
+    proxy = broker_proxy
     tenant = await create_tenant(cut_platform, "cut")
     before = await smsc_stats(cut_platform)
     async with aiohttp.ClientSession(base_url=cut_platform.config.edge_url) as http:

@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from deploy.local.platform import Platform, PlatformConfig, grpc_health
+from tests.e2e.conftest import running_platform, through
 from tests.helpers.infra import unique_name
 from tests.helpers.tcp_proxy import TcpProxy
 
@@ -31,27 +32,16 @@ DEADLINE_S = 30.0
 
 
 @pytest.fixture(scope="module")
-async def proxy() -> AsyncIterator[TcpProxy]:
-    async with TcpProxy("127.0.0.1", 5672) as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-async def health_platform(proxy: TcpProxy, run_dir: Path) -> AsyncIterator[Platform]:
+async def health_platform(broker_proxy: TcpProxy, run_dir: Path) -> AsyncIterator[Platform]:
     config = PlatformConfig.isolated(
         unique_name("health"),
         sms_workers=len(WORKERS),
-        amqp_url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/?reconnect_interval=0.3",
+        amqp_url=through(broker_proxy),
         log_dir=str(run_dir / "logs-health"),
     )
     config.extra_env["OMNIGATE_SMPP_RECONNECT_MAX_S"] = "1"
-    running = Platform(config)
-    try:
-        await running.start()
+    async with running_platform(config) as running:
         yield running
-    finally:
-        await running.stop()
-        await running.drop()
 
 
 def _name(status: int) -> str:
@@ -104,17 +94,17 @@ async def test_a_worker_is_not_serving_while_its_smpp_bind_is_down(
 
 
 async def test_workers_and_the_webhook_sender_are_not_serving_while_the_bus_is_cut(
-    health_platform: Platform, proxy: TcpProxy
+    health_platform: Platform, broker_proxy: TcpProxy
 ) -> None:
     names = (*WORKERS, "webhooks")
     await wait_for(health_platform, names, SERVING)
-    proxy.cut()
+    broker_proxy.cut()
     try:
         await wait_for(health_platform, names, NOT_SERVING)
         assert await status(health_platform, "webhooks", "bus") == NOT_SERVING
         assert await status(health_platform, WORKERS[0], "smpp") == SERVING
     finally:
-        proxy.restore()
+        broker_proxy.restore()
     await wait_for(health_platform, names, SERVING)
 
 

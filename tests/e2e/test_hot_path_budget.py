@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from deploy.local.platform import Platform, PlatformConfig
-from tests.e2e.conftest import auth, create_tenant
+from tests.e2e.conftest import auth, create_tenant, running_platform
 from tests.helpers.infra import unique_name
 from tests.helpers.webhooks import WebhookReceiver
 
@@ -36,13 +36,9 @@ TOLERANCE = 0.4
 
 @pytest.fixture(scope="module")
 async def platform() -> AsyncIterator[Platform]:
-    running = Platform(PlatformConfig.isolated(unique_name("budget"), receipt_delay_s=0.05))
-    try:
-        await running.start()
+    config = PlatformConfig.isolated(unique_name("budget"), receipt_delay_s=0.05)
+    async with running_platform(config) as running:
         yield running
-    finally:
-        await running.stop()
-        await running.drop()
 
 
 async def test_db_round_trips_and_publishes_per_message_stay_within_budget(

@@ -12,6 +12,7 @@ import pytest
 
 from deploy.local.platform import Platform, PlatformConfig
 from services.edge import tenants
+from tests.e2e.conftest import running_platform
 from tests.helpers.infra import unique_name
 
 pytestmark = pytest.mark.e2e
@@ -27,13 +28,8 @@ async def two_edges(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[P
     config = PlatformConfig.isolated(
         unique_name("rl"), edges=2, log_dir=str(tmp_path_factory.mktemp("rl") / "logs")
     )
-    platform = Platform(config)
-    try:
-        await platform.start()
+    async with running_platform(config) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        await platform.drop()
 
 
 async def test_two_edges_together_admit_no_more_than_the_tenant_limit(

@@ -10,7 +10,13 @@ import aiohttp
 import pytest
 
 from deploy.local.platform import Platform, PlatformConfig
-from tests.e2e.conftest import TenantCredentials, auth, create_tenant, wait_for_status
+from tests.e2e.conftest import (
+    TenantCredentials,
+    auth,
+    create_tenant,
+    running_platform,
+    wait_for_status,
+)
 from tests.helpers.infra import unique_name
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +28,8 @@ RATE = 5.0
 async def paced() -> AsyncIterator[Platform]:
     config = PlatformConfig.isolated(unique_name("pace"), receipt_delay_s=0.1)
     config.extra_env["OMNIGATE_SMS_WORKER_SENDER_RATE_PER_S"] = str(RATE)
-    platform = Platform(config)
-    try:
-        await platform.start()
+    async with running_platform(config) as platform:
         yield platform
-    finally:
-        await platform.stop()
-        await platform.drop()
 
 
 async def test_a_burst_from_one_sender_is_sent_at_the_senders_rate(paced: Platform) -> None:

@@ -156,6 +156,9 @@ class Dispatcher:
         await self._firsts.close()
         await self._records.close()
         if self._listener is not None:
+            # The pool takes back only a connection that no longer listens.
+            await self._listener.remove_listener(endpoints.NOTIFY_CHANNEL, self._on_notify)
+            await self._listener.remove_listener(store.DUE_CHANNEL, self._on_notify)
             await self.pool.release(self._listener)
 
     # -- events from the bus -------------------------------------------------

@@ -1,0 +1,42 @@
+"""The webhook dispatcher against the real PostgreSQL: what it holds, it gives back clean."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+import pytest
+
+from libs.db import DatabaseConfig, create_pool
+from services.edge.app import prepare_database
+from services.edge.config import WebhookConfig
+from services.edge.webhooks.dispatcher import Dispatcher
+from services.edge.webhooks.sender import WebhookSender
+from tests.helpers.infra import unique_name
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    config = DatabaseConfig(dsn=database_dsn, schema=unique_name("edge"), min_size=1, max_size=4)
+    pool = await create_pool(config)
+    await prepare_database(pool, config.schema)
+    yield pool
+    async with pool.acquire() as conn:
+        await conn.execute(f'DROP SCHEMA "{config.schema}" CASCADE')
+    await pool.close()
+
+
+async def test_stop_hands_the_listening_connection_back_without_its_listeners(
+    pool: asyncpg.Pool,
+) -> None:
+    # asyncpg warns (an error here: pyproject's filterwarnings) when a
+    # connection comes back to the pool still listening.
+    async with aiohttp.ClientSession() as session:
+        dispatcher = Dispatcher(pool, WebhookSender(session, 1.0), WebhookConfig())
+        await dispatcher.start()
+        await dispatcher.stop()
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0

@@ -145,6 +145,7 @@ class BaseConsumer(ABC):
         self._underlay: aiormq.Channel | None = None
         self._tag: str | None = None
         self._stopping = False
+        self._recovery: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -165,7 +166,8 @@ class BaseConsumer(ABC):
         underlay = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         if underlay is self._underlay and self._tag in underlay.consumers:
             return  # already consuming on this channel
-        ok = await underlay.basic_consume(self.queue, self._on_delivered)
+        # aiormq runs each delivery in a task of its own: handlers overlap up to the prefetch.
+        ok = await underlay.basic_consume(self.queue, self._on_message)
         underlay.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
         self._underlay, self._tag = underlay, ok.consumer_tag
 
@@ -175,13 +177,24 @@ class BaseConsumer(ABC):
             await self._consume()
             log.info("consuming %s again", self.queue)
 
-    async def _on_broker_cancel(self, frame: aiormq.spec.Basic.Cancel) -> None:
-        # The broker ended the consumer (its queue was deleted or moved):
-        # consume again; if that fails the channel closes and is restored.
+    def _on_broker_cancel(self, frame: aiormq.spec.Basic.Cancel) -> None:
+        # The broker ended the consumer (its queue was deleted, or moved to
+        # another node). Called from the channel's frame reader, which must go
+        # on reading the answers: the consumer comes back in a task of its own.
         if frame.consumer_tag == self._tag and not self._stopping:
             log.warning("%s: the broker cancelled the consumer; consuming again", self.queue)
             self._tag = None
+            self._recovery = asyncio.create_task(self._consume_again())
+
+    async def _consume_again(self) -> None:
+        # The channel is still open: declaring the queue (and its bindings) is
+        # a no-op if it still exists, and brings it back if it was deleted.
+        try:
+            assert self._channel is not None
+            await declare_queue(self._channel, self._config, self._spec)
             await self._consume()
+        except Exception:  # the channel closes, and its restore consumes again
+            log.exception("%s: could not consume again", self.queue)
 
     async def stop(self) -> None:
         """Stop taking messages, let those in hand finish and settle, then close the channel.
@@ -190,6 +203,9 @@ class BaseConsumer(ABC):
         which redelivers it once the channel closes.
         """
         self._stopping = True
+        if self._recovery is not None:
+            self._recovery.cancel()
+            await asyncio.gather(self._recovery, return_exceptions=True)
         if self._underlay is not None and self._tag is not None:
             try:
                 await self._underlay.basic_cancel(self._tag)
@@ -217,10 +233,6 @@ class BaseConsumer(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    async def _on_delivered(self, message: DeliveredMessage) -> None:
-        # aiormq runs each delivery in a task of its own, so handlers overlap up to the prefetch.
-        await self._on_message(message)
 
     @abstractmethod
     async def _on_message(self, message: DeliveredMessage) -> None: ...

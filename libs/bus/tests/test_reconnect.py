@@ -140,3 +140,32 @@ async def test_a_delivery_in_hand_when_the_line_drops_comes_again(
         await _until(lambda: len(seen) == 2)
     assert [d.message_id for d in seen] == [seen[0].message_id] * 2
     assert seen[1].redelivered
+
+
+async def test_a_consumer_the_broker_cancels_consumes_again(
+    bus: Bus, cut_bus: Bus, declared: list[QueueSpec]
+) -> None:
+    """Its queue deleted under it: the consumer is cancelled, the queue declared again."""
+    spec = QueueSpec("test.line.deleted", events=("test.line.*",))
+    declared.append(spec)
+    got = Collector()
+    async with Consumer(cut_bus, spec, got) as consumer:
+        await bus.publisher.publish(event(1))
+        await got.wait_for(1)
+        channel = await bus.channel()
+        await channel.queue_delete(consumer.queue)
+        await channel.close()
+        published = 1
+
+        async def arrived() -> bool:
+            nonlocal published
+            # Until the queue and its binding are back, events find no queue.
+            published += 1
+            await bus.publisher.publish(event(published))
+            await asyncio.sleep(0.1)
+            return len(got.deliveries) > 1
+
+        async with asyncio.timeout(20):
+            while not await arrived():
+                pass
+    assert int.from_bytes(got.deliveries[-1].body, "big") > 1

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
+
+from libs.db import DatabaseConfig, create_pool
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -47,3 +49,21 @@ async def temporary_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def schema_pool(
+    dsn: str,
+    kind: str,
+    prepare: Callable[[asyncpg.Pool, str], Awaitable[None]],
+    max_size: int = 4,
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh schema of ``dsn``, migrated by ``prepare(pool, schema)``; dropped after."""
+    config = DatabaseConfig(dsn=dsn, schema=unique_name(kind), min_size=1, max_size=max_size)
+    pool = await create_pool(config)
+    try:
+        await prepare(pool, config.schema)
+        yield pool
+    finally:
+        await pool.execute(f'DROP SCHEMA "{config.schema}" CASCADE')
+        await pool.close()

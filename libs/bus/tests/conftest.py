@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,8 +12,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.bus import OUTBOX_MIGRATIONS, Bus, BusConfig, QueueSpec
-from libs.db import DatabaseConfig, create_pool, migrate
+from libs.db import migrate
 from tests.helpers.bus import bus_cleanup
+from tests.helpers.infra import schema_pool
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +56,8 @@ async def bus(
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    schema = f"bus_{secrets.token_hex(4)}"
-    p = await create_pool(DatabaseConfig(dsn=database_dsn, schema=schema, min_size=1, max_size=6))
-    try:
+    async def prepare(p: asyncpg.Pool, schema: str) -> None:
         await migrate(p, schema, [OUTBOX_MIGRATIONS])
+
+    async with schema_pool(database_dsn, "bus", prepare, max_size=6) as p:
         yield p
-    finally:
-        await p.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await p.close()

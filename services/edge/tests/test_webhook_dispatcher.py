@@ -8,25 +8,19 @@ import aiohttp
 import asyncpg
 import pytest
 
-from libs.db import DatabaseConfig, create_pool
 from services.edge.app import prepare_database
 from services.edge.config import WebhookConfig
 from services.edge.webhooks.dispatcher import Dispatcher
 from services.edge.webhooks.sender import WebhookSender
-from tests.helpers.infra import unique_name
+from tests.helpers.infra import schema_pool
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    config = DatabaseConfig(dsn=database_dsn, schema=unique_name("edge"), min_size=1, max_size=4)
-    pool = await create_pool(config)
-    await prepare_database(pool, config.schema)
-    yield pool
-    async with pool.acquire() as conn:
-        await conn.execute(f'DROP SCHEMA "{config.schema}" CASCADE')
-    await pool.close()
+    async with schema_pool(database_dsn, "edge", prepare_database) as pool:
+        yield pool
 
 
 async def test_stop_hands_the_listening_connection_back_without_its_listeners(

@@ -11,12 +11,11 @@ import asyncpg
 import pytest
 
 from libs.bus import COMMANDS, OutgoingMessage
-from libs.db import DatabaseConfig, create_pool
 from libs.ids import new_id
 from services.sms import repository as repo
 from services.sms import status as st
 from services.sms.main import prepare_database
-from tests.helpers.infra import unique_name
+from tests.helpers.infra import schema_pool
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +24,8 @@ T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    config = DatabaseConfig(dsn=database_dsn, schema=unique_name("sms"), min_size=1, max_size=4)
-    pool = await create_pool(config)
-    await prepare_database(pool, config.schema)
-    yield pool
-    async with pool.acquire() as conn:
-        await conn.execute(f'DROP SCHEMA "{config.schema}" CASCADE')
-    await pool.close()
+    async with schema_pool(database_dsn, "sms", prepare_database) as pool:
+        yield pool
 
 
 def _message(segments: int = 1, tenant: str = "ten_a") -> repo.NewMessage:

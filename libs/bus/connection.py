@@ -64,6 +64,10 @@ class Bus:
         publisher = Publisher(channel, config, exchanges, tracer=tracer)
         return cls(config, connection, publisher, tracer)
 
+    def connected(self) -> bool:
+        """Whether the connection is up now (false while it is being re-established)."""
+        return self.connection.connected.is_set()
+
     async def channel(self) -> AbstractRobustChannel:
         """A new channel, restored on reconnect (each consumer has its own, for its prefetch)."""
         return await self.connection.channel()

@@ -53,7 +53,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     await consumer.start()
     health = await start_health_server(
         settings.health,
-        {"bus": lambda: bus.connection.connected.is_set(), "smpp": lambda: smpp.bound},
+        {"bus": bus.connected, "smpp": lambda: smpp.bound},
     )
     serve_metrics(MetricsConfig.from_env())
     log.info("sms worker bound to %s:%d", settings.smpp.host, settings.smpp.port)

@@ -92,7 +92,9 @@ async def test_consumer_and_publisher_carry_on_after_the_connection_is_cut(
         await bus.publisher.publish(event(1))
         await got.wait_for(1)
 
+        assert cut_bus.connected()
         proxy.cut()
+        await _until(lambda: not cut_bus.connected())
         # Published (over a connection that works) while the consumer's is down.
         await bus.publisher.publish(event(2))
         await asyncio.sleep(0.5)  # a few failed reconnect attempts
@@ -103,6 +105,7 @@ async def test_consumer_and_publisher_carry_on_after_the_connection_is_cut(
         # The publisher's channel came back too.
         await _publish_when_back(cut_bus, event(3))
         await _until(lambda: 3 in _numbers(got))
+        assert cut_bus.connected()
     # Message 1 may come twice: its ack may have been on the line that was cut.
     assert _numbers(got) == {1, 2, 3}
     assert proxy.connections >= 2

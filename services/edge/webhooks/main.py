@@ -46,9 +46,7 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     spec = QueueSpec(QUEUE, events=("sms.message.*",), retry_delays_s=config.retry_delays_s)
     consumer = Consumer(bus, spec, dispatcher.handle, prefetch=config.concurrency)
     await consumer.start()
-    health = await start_health_server(
-        settings.health, {"bus": lambda: bus.connection.connected.is_set()}
-    )
+    health = await start_health_server(settings.health, {"bus": bus.connected})
     serve_metrics(MetricsConfig.from_env())
     log.info("sending webhooks")
     await stop.wait()

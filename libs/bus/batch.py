@@ -3,7 +3,8 @@
 A handler that commits one transaction per message serialises on the WAL
 flush (~4,000 commits/s on one connection here); given a batch it commits
 all of it at once. Messages are collected until ``max_batch`` of them are
-in hand or ``max_wait_s`` passed since the first, then handed over while
+in hand (counted by ``weight``, e.g. the items a command carries) or
+``max_wait_s`` passed since the first, then handed over while
 the next batch is collected, so a quiet queue adds at most ``max_wait_s``
 of latency. At most ``max_concurrency`` batches run at once; while they are
 all busy the next one keeps growing and leaves when one finishes, so a busy
@@ -34,6 +35,11 @@ from libs.bus.topology import QueueSpec
 log = logging.getLogger("omnigate.bus")
 
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Mapping[Delivery, Exception] | None]]
+Weight = Callable[[Delivery], int]
+
+
+def _one(delivery: Delivery) -> int:
+    return 1
 
 
 class BatchConsumer(BaseConsumer):
@@ -53,6 +59,7 @@ class BatchConsumer(BaseConsumer):
         max_batch: int = 100,
         max_wait_s: float = 0.005,
         max_concurrency: int = 2,
+        weight: Weight = _one,
         **kw: Any,
     ) -> None:
         super().__init__(bus, spec, **kw)
@@ -64,14 +71,20 @@ class BatchConsumer(BaseConsumer):
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._max_concurrency = max_concurrency
-        self._buffer: list[tuple[DeliveredMessage, Delivery]] = []
+        self._weight = weight
+        # Each message with its weight; a batch takes messages until it weighs max_batch.
+        self._buffer: list[tuple[DeliveredMessage, Delivery, int]] = []
+        self._buffered = 0
         self._timer: asyncio.TimerHandle | None = None
         self._batches: set[asyncio.Task[None]] = set()
 
     async def _on_message(self, message: DeliveredMessage) -> None:
         self._taken()
-        self._buffer.append((message, to_delivery(message, self._traced)))
-        if len(self._buffer) >= self._max_batch:
+        delivery = to_delivery(message, self._traced)
+        weight = self._weight(delivery)
+        self._buffer.append((message, delivery, weight))
+        self._buffered += weight
+        if self._buffered >= self._max_batch:
             self._flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._max_wait_s, self._flush)
@@ -85,8 +98,16 @@ class BatchConsumer(BaseConsumer):
             self._timer = None
         # With every batch busy the buffer stays: the first batch to finish takes it.
         while self._buffer and len(self._batches) < self._max_concurrency:
-            batch = self._buffer[: self._max_batch]
-            del self._buffer[: self._max_batch]
+            # At least one message, however heavy; then as many as fit in max_batch.
+            taken = weight = 0
+            while taken < len(self._buffer) and (
+                taken == 0 or weight + self._buffer[taken][2] <= self._max_batch
+            ):
+                weight += self._buffer[taken][2]
+                taken += 1
+            batch = [(m, d) for m, d, _ in self._buffer[:taken]]
+            del self._buffer[:taken]
+            self._buffered -= weight
             task = asyncio.create_task(self._run(batch), name=f"{self.queue} batch")
             self._batches.add(task)
             task.add_done_callback(self._batch_done)

@@ -140,6 +140,46 @@ async def test_messages_arriving_while_batches_are_busy_make_one_bigger_batch(
     assert sizes == [1, 5]
 
 
+async def test_batches_are_sized_by_weight_and_a_heavy_message_goes_alone(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    """A message's weight (say, the items a command carries) counts toward max_batch."""
+    spec = QueueSpec("test.batch.weight", events=("test.thing.*",))
+    declared.append(spec)
+    batches: list[list[int]] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def handler(batch: list[Delivery]) -> None:
+        batches.append([d.body[0] for d in batch])
+        started.set()
+        await release.wait()
+
+    def weighted(weight: int) -> OutgoingMessage:
+        return OutgoingMessage(EVENTS, "test.thing.created", bytes([weight]), "t.W", "ten_1")
+
+    async with BatchConsumer(
+        bus,
+        spec,
+        handler,
+        max_batch=10,
+        max_wait_s=0.001,
+        max_concurrency=1,
+        weight=lambda d: d.body[0],
+    ):
+        await bus.publisher.publish(weighted(1))
+        await started.wait()  # the rest wait in the buffer, in order
+        for w in (4, 4, 4, 12, 1):
+            await bus.publisher.publish(weighted(w))
+        await asyncio.sleep(0.1)
+        release.set()
+        for _ in range(100):
+            if sum(map(len, batches)) == 6:
+                break
+            await asyncio.sleep(0.02)
+    assert batches == [[1], [4, 4], [4], [12], [1]]
+
+
 async def test_batch_handler_error_retries_the_whole_batch(
     bus: Bus, declared: list[QueueSpec]
 ) -> None:

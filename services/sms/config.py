@@ -17,9 +17,10 @@ SCHEMA = "sms"
 
 @dataclass(frozen=True, slots=True)
 class WorkerConfig:
-    """How many submit commands one worker takes at once, and how long it gathers them."""
+    """How many messages one worker takes at once, and how long it gathers them."""
 
-    batch_size: int = 200
+    # Messages per batch (a command is never split: one heavier than this is a batch alone).
+    batch_size: int = 100
     batch_delay_s: float = 0.005
     # Batches submitting at once; while all are busy the next one grows. More
     # than one or two because a batch whose sender is paced waits its turn.

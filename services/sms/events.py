@@ -1,8 +1,9 @@
-"""What the sms service puts on the bus: status events and its own submit command.
+"""What the sms service puts on the bus: status events and its own submit commands.
 
-Routing keys are ``sms.message.<status>`` on the events exchange; the submit
-command goes to the service's own queue ``sms.submit``. Every message is
-written to the outbox in the transaction that made the change.
+Routing keys are ``sms.message.<status>`` on the events exchange; submit
+commands go to the service's own queue ``sms.submit``, one per batch of
+messages accepted together. Every message is written to the outbox in the
+transaction that made the change.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ SUBMIT_QUEUE_SPEC = QueueSpec(
     SUBMIT_QUEUE, commands=True, retry_delays_s=(1.0, 5.0, 30.0, 120.0, 600.0)
 )
 ROUTING_PREFIX = "sms.message."
+# Messages per SubmitMessages command: the worker's batches are sized in
+# messages, and a command is never split, so this is how far one can overshoot.
+MAX_PER_COMMAND = 64
 
 TraceHeaders = dict[str, str]
 
@@ -57,15 +61,39 @@ def current_trace_headers() -> TraceHeaders:
     return carrier
 
 
-def submit_command(message: NewMessage, trace_headers: TraceHeaders) -> OutgoingMessage:
-    body = events_pb2.SubmitMessage(
-        message_id=message.id,
-        tenant_id=message.tenant_id,
-        sender=message.sender,
-        recipient=message.recipient,
-        body=message.body,
-    )
-    return OutgoingMessage.command(SUBMIT_QUEUE, body, message.tenant_id, headers=trace_headers)
+def submit_commands(
+    items: Sequence[tuple[NewMessage, TraceHeaders]], max_per_command: int = MAX_PER_COMMAND
+) -> list[OutgoingMessage]:
+    """The ``SubmitMessages`` commands for messages accepted together: one per tenant
+    (the bus header names one tenant) and per ``max_per_command`` messages.
+
+    Each message keeps its own trace context in the command; the command's
+    headers carry its first message's, for the publish and consume spans.
+    """
+    by_tenant: dict[str, list[tuple[NewMessage, TraceHeaders]]] = {}
+    for item in items:
+        by_tenant.setdefault(item[0].tenant_id, []).append(item)
+    commands = []
+    for tenant_id, mine in by_tenant.items():
+        for start in range(0, len(mine), max_per_command):
+            chunk = mine[start : start + max_per_command]
+            body = events_pb2.SubmitMessages(
+                messages=[
+                    events_pb2.SubmitMessage(
+                        message_id=m.id,
+                        tenant_id=m.tenant_id,
+                        sender=m.sender,
+                        recipient=m.recipient,
+                        body=m.body,
+                        trace_context=headers,
+                    )
+                    for m, headers in chunk
+                ]
+            )
+            commands.append(
+                OutgoingMessage.command(SUBMIT_QUEUE, body, tenant_id, headers=chunk[0][1])
+            )
+    return commands
 
 
 def status_event(

@@ -108,7 +108,7 @@ WITH inserted AS (
         $3::int2[], $4::text[], $5::text[], $6::text[], $7::int2[], $8::int2[], $9::int2[],
         $10::text[], $11::timestamptz[], $12::text[]) AS u(i, t, d, s, r, b, e, g, st, cb, c, k)
     ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, status, created_at),
+    RETURNING id, tenant_id, status, created_at),
 history AS (
     INSERT INTO message_transitions (message_id, sequence, status, occurred_at)
     SELECT id, 1, status, created_at FROM inserted)
@@ -121,13 +121,14 @@ async def insert_messages(
     messages: Sequence[NewMessage],
     announce: Sequence[OutgoingMessage] = (),
 ) -> dict[str, str]:
-    """Insert new messages, their first transition (sequence 1) and, if given, one
-    outbox message per inserted message (``announce[i]`` is that of ``messages[i]``).
+    """Insert new messages, their first transition (sequence 1) and the outbox
+    messages ``announce`` of the tenants whose messages these are.
 
     One statement, so it is atomic without a transaction of its own. A message
-    whose (tenant, idempotency key) already exists is not inserted, nor is its
-    outbox message; returns, for each of those, the id of the message that has
-    the key.
+    whose (tenant, idempotency key) already exists is not inserted, and an
+    announcement is written only if the statement inserted at least one
+    message of its tenant, so a repeated request announces nothing. Returns,
+    for each message not inserted, the id of the message that has the key.
     """
     cols = list(
         zip(
@@ -146,8 +147,8 @@ async def insert_messages(
         outbox, outbox_args = outbox_insert(
             announce,
             first_param=_PARAMS + 1,
-            keys=[m.id for m in messages],
-            keys_in="SELECT id FROM inserted",
+            keys=[a.tenant_id for a in announce],
+            keys_in="SELECT tenant_id FROM inserted",
         )
         sql += f", announced AS ({outbox})"
         cols += outbox_args

@@ -103,7 +103,7 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
     async def _flush_inserts(
         self, items: Sequence[tuple[repository.NewMessage, events.TraceHeaders]]
     ) -> list[str | None]:
-        commands = [events.submit_command(m, h) for m, h in items]
+        commands = events.submit_commands(items)
         async with self._pool.acquire() as conn:
             existing = await repository.insert_messages(conn, [m for m, _ in items], commands)
         self._outbox.wake()

@@ -1,6 +1,7 @@
 """The sms worker: submits queued messages over SMPP and turns receipts into statuses.
 
-Submission (one batch of ``sms.submit`` commands at a time):
+Submission (one batch of ``sms.submit`` commands at a time, each carrying the
+messages one tenant had accepted together):
 1. claim the batch's messages in one statement (``claim_for_submit``): only
    queued ones are taken, atomically, so a duplicated command is skipped;
 2. submit every segment over the SMPP bind, windowed (many in flight);
@@ -27,7 +28,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import asyncpg
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
 from libs.api.sms.v1 import events_pb2, sms_pb2
@@ -44,7 +46,7 @@ from libs.smpp.receipt import (
     normalize_carrier_id,
     receipt_from_deliver_sm,
 )
-from libs.telemetry import start_span
+from libs.telemetry import start_span, tracing_on
 from services.sms import events, repository
 from services.sms import status as st
 from services.sms.convert import ENCODING_NUMBERS
@@ -83,6 +85,31 @@ class _Outcome:
     finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+_SUBMIT_ONE = events_pb2.SubmitMessage.DESCRIPTOR.full_name
+
+
+def submit_messages(delivery: Delivery) -> Sequence[events_pb2.SubmitMessage]:
+    """The messages a submit command carries (a ``SubmitMessage`` one, if queued by an
+    older sms service, else ``SubmitMessages``)."""
+    if delivery.type == _SUBMIT_ONE:
+        return [events_pb2.SubmitMessage.FromString(delivery.body)]
+    messages: Sequence[events_pb2.SubmitMessage]
+    messages = events_pb2.SubmitMessages.FromString(delivery.body).messages
+    return messages
+
+
+def submit_weight(delivery: Delivery) -> int:
+    """How many messages a submit command carries: the worker sizes its batches by it."""
+    return len(submit_messages(delivery))
+
+
+def _trace_context(delivery: Delivery, command: events_pb2.SubmitMessage) -> Context | None:
+    # Each message continues the trace of the request that sent it.
+    if command.trace_context and tracing_on():
+        return propagate.extract(dict(command.trace_context))
+    return delivery.trace_context
+
+
 class SmsWorker:
     def __init__(
         self,
@@ -110,19 +137,20 @@ class SmsWorker:
     # -- submission -------------------------------------------------------
 
     async def handle_submits(self, batch: Sequence[Delivery]) -> dict[Delivery, Exception]:
-        """Submit a batch of commands; returns the ones to retry later.
+        """Submit the messages of a batch of commands; returns the commands to retry later.
 
-        A command whose message is no longer queued (already sent or final:
-        a duplicate) is acked without doing anything; one whose message another
-        attempt holds is retried later (that attempt may die).
+        A message no longer queued (already sent or final: a duplicate) is
+        skipped; one that another attempt holds is retried later (that attempt
+        may die). A command is retried whole: what it carries that was
+        submitted meanwhile is skipped then.
         """
-        commands: dict[Delivery, events_pb2.SubmitMessage] = {}
+        commands: list[tuple[Delivery, events_pb2.SubmitMessage]] = []
         seen: set[str] = set()
         for d in batch:
-            command = events_pb2.SubmitMessage.FromString(d.body)
-            if command.message_id not in seen:  # two copies in one batch: one is enough
-                seen.add(command.message_id)
-                commands[d] = command
+            for command in submit_messages(d):
+                if command.message_id not in seen:  # two copies in one batch: one is enough
+                    seen.add(command.message_id)
+                    commands.append((d, command))
         async with self._pool.acquire() as conn:
             # One statement, so atomic without an explicit transaction (two round trips fewer).
             claims = await repository.claim_for_submit(conn, list(seen), self._claim_lease_s)
@@ -132,10 +160,10 @@ class SmsWorker:
             log.warning("resubmitting %d messages an earlier attempt took", len(retaken))
         held: dict[Delivery, Exception] = {
             d: Unavailable(f"{c.message_id} is being submitted by another attempt")
-            for d, c in commands.items()
+            for d, c in commands
             if c.message_id in claims.held
         }
-        taken = [(d, c) for d, c in commands.items() if c.message_id in claims.taken]
+        taken = [(d, c) for d, c in commands if c.message_id in claims.taken]
         waits = [0.0] * len(taken)
         if self._pacer is not None and taken:
             # One booking for the whole batch: a message over its sender's rate waits its turn.
@@ -164,7 +192,7 @@ class SmsWorker:
         with start_span(
             _tracer,
             "sms submit message",
-            context=delivery.trace_context,
+            context=_trace_context(delivery, command),
             attributes={"omnigate.message.id": command.message_id},
         ):
             if wait_s > 0:

@@ -24,7 +24,7 @@ from libs.smpp.client import SmppClient
 from services.sms.config import WorkerSettings
 from services.sms.events import SUBMIT_QUEUE_SPEC, RelayOutbox
 from services.sms.main import prepare_database
-from services.sms.worker import SmsWorker
+from services.sms.worker import SmsWorker, submit_weight
 
 log = logging.getLogger("omnigate.sms.worker")
 
@@ -48,6 +48,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         max_batch=settings.worker.batch_size,
         max_wait_s=settings.worker.batch_delay_s,
         max_concurrency=settings.worker.batch_concurrency,
+        weight=submit_weight,
         stop_timeout_s=settings.worker.drain_s,
     )
     await consumer.start()

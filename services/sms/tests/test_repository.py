@@ -75,29 +75,31 @@ async def _status(pool: asyncpg.Pool, message_id: str) -> tuple[int, list[int]]:
 async def test_insert_writes_message_history_and_command_in_one_statement(
     pool: asyncpg.Pool,
 ) -> None:
-    """Autocommitted as one statement; a repeated idempotency key writes none of the three."""
-    first, repeat = _message(), _message()
-    first = dataclasses.replace(first, idempotency_key="k1")
-    repeat = dataclasses.replace(repeat, idempotency_key="k1")
+    """Autocommitted as one statement; a repeated idempotency key writes none of the three,
+    and a tenant whose every message was a repeat announces nothing."""
+    first = dataclasses.replace(_message(), idempotency_key="k1")
+    repeat = dataclasses.replace(_message(), idempotency_key="k1")
     fresh = _message()
+    b_first = dataclasses.replace(_message(tenant="ten_b"), idempotency_key="k1")
+    b_repeat = dataclasses.replace(_message(tenant="ten_b"), idempotency_key="k1")
+    async with pool.acquire() as conn:
+        await repo.insert_messages(conn, [b_first])
     commands = [
-        OutgoingMessage(COMMANDS, "sms.submit", m.id.encode(), "test.Submit", m.tenant_id)
-        for m in (first, repeat, fresh)
+        OutgoingMessage(COMMANDS, "sms.submit", tenant.encode(), "test.Submit", tenant)
+        for tenant in ("ten_a", "ten_b")
     ]
     async with pool.acquire() as conn:
-        existing = await repo.insert_messages(conn, [first, repeat, fresh], commands)
+        existing = await repo.insert_messages(conn, [first, repeat, fresh, b_repeat], commands)
         assert not conn.is_in_transaction()
-    assert existing == {repeat.id: first.id}
+    assert existing == {repeat.id: first.id, b_repeat.id: b_first.id}
     stored = await pool.fetch("SELECT id FROM messages ORDER BY id")
-    assert sorted(r["id"] for r in stored) == sorted([first.id, fresh.id])
+    assert sorted(r["id"] for r in stored) == sorted([first.id, fresh.id, b_first.id])
     history = await pool.fetch("SELECT message_id, sequence, status FROM message_transitions")
     assert sorted((r["message_id"], r["sequence"], r["status"]) for r in history) == sorted(
-        [(first.id, 1, st.QUEUED), (fresh.id, 1, st.QUEUED)]
+        [(first.id, 1, st.QUEUED), (fresh.id, 1, st.QUEUED), (b_first.id, 1, st.QUEUED)]
     )
     outbox = await pool.fetch("SELECT body FROM outbox")
-    assert sorted(bytes(r["body"]) for r in outbox) == sorted(
-        [first.id.encode(), fresh.id.encode()]
-    )
+    assert [bytes(r["body"]) for r in outbox] == [b"ten_a"]
 
 
 async def test_receipt_moves_a_sent_message_to_delivered_once(pool: asyncpg.Pool) -> None:

@@ -26,17 +26,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from libs.api.sms.v1 import sms_pb2 as omnigate_dot_sms_dot_v1_dot_sms__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comnigate/sms/v1/events.proto\x12\x0fomnigate.sms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19omnigate/sms/v1/sms.proto\"x\n\x14MessageStatusChanged\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12\x35\n\ntransition\x18\x02 \x01(\x0b\x32!.omnigate.sms.v1.StatusTransition\"m\n\x0fMessageReceived\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\rSubmitMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comnigate/sms/v1/events.proto\x12\x0fomnigate.sms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19omnigate/sms/v1/sms.proto\"x\n\x14MessageStatusChanged\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12\x35\n\ntransition\x18\x02 \x01(\x0b\x32!.omnigate.sms.v1.StatusTransition\"m\n\x0fMessageReceived\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\rSubmitMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12G\n\rtrace_context\x18\x06 \x03(\x0b\x32\x30.omnigate.sms.v1.SubmitMessage.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x0eSubmitMessages\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.omnigate.sms.v1.SubmitMessageb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnigate.sms.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._loaded_options = None
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_MESSAGESTATUSCHANGED']._serialized_start=109
   _globals['_MESSAGESTATUSCHANGED']._serialized_end=229
   _globals['_MESSAGERECEIVED']._serialized_start=231
   _globals['_MESSAGERECEIVED']._serialized_end=340
-  _globals['_SUBMITMESSAGE']._serialized_start=342
-  _globals['_SUBMITMESSAGE']._serialized_end=445
+  _globals['_SUBMITMESSAGE']._serialized_start=343
+  _globals['_SUBMITMESSAGE']._serialized_end=572
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_start=521
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_end=572
+  _globals['_SUBMITMESSAGES']._serialized_start=574
+  _globals['_SUBMITMESSAGES']._serialized_end=640
 # @@protoc_insertion_point(module_scope)

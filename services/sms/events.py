@@ -28,8 +28,9 @@ SUBMIT_QUEUE_SPEC = QueueSpec(
     SUBMIT_QUEUE, commands=True, retry_delays_s=(1.0, 5.0, 30.0, 120.0, 600.0)
 )
 ROUTING_PREFIX = "sms.message."
-# Messages per SubmitMessages command: the worker's batches are sized in
-# messages, and a command is never split, so this is how far one can overshoot.
+# Messages per SubmitMessages command at most. The worker sizes its batches
+# in messages but never splits a command: below this size a batch may hold one
+# command of this many, which bounds what a killed worker can resubmit.
 MAX_PER_COMMAND = 64
 
 TraceHeaders = dict[str, str]

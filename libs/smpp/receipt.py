@@ -60,9 +60,6 @@ _STAT_ALIASES = {
 
 _KEY = re.compile(r"\b(id|sub|dlvrd|submit date|done date|stat|err|text)\s*:", re.IGNORECASE)
 _HEX = re.compile(r"[0-9a-f]+")
-_DATE_FORMATS = {10: "%y%m%d%H%M", 12: "%y%m%d%H%M%S"}
-
-
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """One delivery receipt. ``message_id`` is as reported (normalise before matching)."""
@@ -85,11 +82,22 @@ def _normalize_stat(stat: str) -> str:
 
 
 def _parse_date(value: str) -> datetime | None:
-    fmt = _DATE_FORMATS.get(len(value))
-    if fmt is None or not value.isdigit():
+    """``YYMMDDhhmm[ss]``; years 69-99 are 19xx, as ``strptime``'s ``%y`` reads them.
+
+    Sliced by hand: ``strptime`` took 3 % of the sms worker's time (py-spy), two per receipt.
+    """
+    if len(value) not in (10, 12) or not value.isascii() or not value.isdigit():
         return None
+    yy = int(value[0:2])
     try:
-        return datetime.strptime(value, fmt)
+        return datetime(
+            (2000 if yy < 69 else 1900) + yy,
+            int(value[2:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12]) if len(value) == 12 else 0,
+        )
     except ValueError:
         return None  # a carrier's nonsense date must not lose the receipt
 

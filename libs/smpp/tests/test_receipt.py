@@ -146,3 +146,26 @@ def test_gsm7_round_trips_basic_and_extension_characters() -> None:
     assert decode_gsm7(encoded) == text
     assert is_gsm7(text)
     assert encode_gsm7("Привет") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2401311200", datetime(2024, 1, 31, 12, 0)),
+        ("240131120159", datetime(2024, 1, 31, 12, 1, 59)),
+        ("6812312359", datetime(2068, 12, 31, 23, 59)),
+        ("6901010000", datetime(1969, 1, 1, 0, 0)),
+        ("9912312359", datetime(1999, 12, 31, 23, 59)),
+        ("2402301200", None),  # 30 February
+        ("2401312460", None),
+        ("24013112", None),
+        ("\uff12\uff14\uff10\uff11\uff13\uff11\uff11\uff12\uff10\uff10", None),  # full-width digits
+        ("", None),
+    ],
+)
+def test_receipt_dates_read_as_strptime_would(value: str, expected: datetime | None) -> None:
+    rc = r.parse_receipt_text(f"id:1 stat:DELIVRD done date:{value} text:")
+    assert rc.done_date == expected
+    if expected is not None:
+        fmt = "%y%m%d%H%M%S" if len(value) == 12 else "%y%m%d%H%M"
+        assert datetime.strptime(value, fmt) == expected

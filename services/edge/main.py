@@ -20,9 +20,10 @@ async def serve(settings: EdgeSettings, stop: asyncio.Event) -> None:
         create_app(settings), access_log=None, shutdown_timeout=settings.http.shutdown_grace_s
     )
     await runner.setup()
+    # Metrics first: whatever sees the process ready may scrape it at once.
+    serve_metrics(MetricsConfig.from_env())
     site = web.TCPSite(runner, settings.http.host, settings.http.port, backlog=1024)
     await site.start()
-    serve_metrics(MetricsConfig.from_env())
     log.info("edge listening on http://%s:%d", settings.http.host, settings.http.port)
     await stop.wait()
     log.info("draining")

@@ -40,12 +40,13 @@ async def serve(settings: ServerSettings, stop: asyncio.Event) -> None:
     relay = OutboxRelay(pool, bus.publisher, name="sms")
     await relay.start()
     servicer = SmsServicer(pool, RelayOutbox(relay))
+    # Metrics first: whatever sees the process SERVING may scrape it at once.
+    serve_metrics(MetricsConfig.from_env())
     server = await start_server(
         settings.grpc,
         lambda s: sms_pb2_grpc.add_SmsServiceServicer_to_server(servicer, s),
         [SERVICE_NAME],
     )
-    serve_metrics(MetricsConfig.from_env())
     log.info("sms gRPC listening on %s:%d", settings.grpc.host, server.port)
     await stop.wait()
     log.info("draining")

@@ -52,11 +52,12 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
         stop_timeout_s=settings.worker.drain_s,
     )
     await consumer.start()
+    # Metrics first: whatever sees the process SERVING may scrape it at once.
+    serve_metrics(MetricsConfig.from_env())
     health = await start_health_server(
         settings.health,
         {"bus": bus.connected, "smpp": lambda: smpp.bound},
     )
-    serve_metrics(MetricsConfig.from_env())
     log.info("sms worker bound to %s:%d", settings.smpp.host, settings.smpp.port)
     await stop.wait()
     log.info("draining")

@@ -46,8 +46,9 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     spec = QueueSpec(QUEUE, events=("sms.message.*",), retry_delays_s=config.retry_delays_s)
     consumer = Consumer(bus, spec, dispatcher.handle, prefetch=config.concurrency)
     await consumer.start()
-    health = await start_health_server(settings.health, {"bus": bus.connected})
+    # Metrics first: whatever sees the process SERVING may scrape it at once.
     serve_metrics(MetricsConfig.from_env())
+    health = await start_health_server(settings.health, {"bus": bus.connected})
     log.info("sending webhooks")
     await stop.wait()
     log.info("draining")

@@ -12,7 +12,8 @@ received), accept/e2e latency percentiles, lost (accepted but no final
 webhook), duplicate_submits (counted at the SMSC), bad_signatures, the peak
 RSS of every process and its growth after warm-up (the first 10 % of the
 load), and CPU time per message of every process, PostgreSQL, RabbitMQ and
-Redis included. ``--kill-worker-after S`` SIGKILLs the sms worker S seconds
+Redis included, and database statements and publishes per message (statements
+also by process). ``--kill-worker-after S`` SIGKILLs the sms worker S seconds
 into the load and starts it again (the crash drill).
 """
 
@@ -243,6 +244,12 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
         accepted = max(1, len(run.sent_at))
         cpu_ms = {n: round((cpu_after[n] - cpu_before[n]) * 1000 / accepted, 2) for n in cpu_after}
+        # Database statements per message of each process: what round trips a change saved.
+        statements_by = {
+            n: round((work_after[n][0] - work_before[n][0]) / accepted, 3)
+            for n in work_after
+            if n in same
+        }
         statements = sum(work_after[n][0] - work_before[n][0] for n in work_after if n in same)
         publishes = sum(work_after[n][1] - work_before[n][1] for n in work_after if n in same)
         return {
@@ -265,6 +272,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             # Per accepted message, whatever the machine's speed (see loadtests/proc.py).
             "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
             "db_statements_per_msg": round(statements / accepted, 2),
+            "db_statements_per_msg_by_process": statements_by,
             "publishes_per_msg": round(publishes / accepted, 2),
             "calibration_ms": calibration,
             "worker_killed_at_accepted": run.worker_killed_at,

@@ -1,0 +1,35 @@
+"""``make bench`` (issue 10) runs end to end and prints its one line of figures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from deploy.local.platform import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_bench_prints_its_figures_with_nothing_lost() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "loadtests.bench", "--messages", "300", "--receipt-delay", "0.2"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    figures = orjson.loads(done.stdout.splitlines()[-1])
+    assert (figures["offered"], figures["accepted"]) == (300, 300)
+    assert (figures["lost"], figures["duplicate_submits"], figures["bad_signatures"]) == (0, 0, 0)
+    processes = {"devsmsc", "sms", "sms-worker-0", "webhooks", "edge-0"}
+    assert set(figures["peak_rss_mb"]) == processes
+    assert processes | {"postgres", "rabbitmq", "redis", "bench", "total"} <= set(
+        figures["cpu_ms_per_msg"]
+    )
+    by_process = figures["db_statements_per_msg_by_process"]
+    assert by_process["sms"] > 0 and by_process["sms-worker-0"] > 0
+    assert figures["publishes_per_msg"] >= 2  # its two status events, at least
+    assert figures["e2e_per_s"] > 0

@@ -244,14 +244,14 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
         accepted = max(1, len(run.sent_at))
         cpu_ms = {n: round((cpu_after[n] - cpu_before[n]) * 1000 / accepted, 2) for n in cpu_after}
-        # Database statements per message of each process: what round trips a change saved.
-        statements_by = {
-            n: round((work_after[n][0] - work_before[n][0]) / accepted, 3)
-            for n in work_after
+        # (statements, publishes) of each process during the load.
+        work = {
+            n: (after[0] - work_before[n][0], after[1] - work_before[n][1])
+            for n, after in work_after.items()
             if n in same
         }
-        statements = sum(work_after[n][0] - work_before[n][0] for n in work_after if n in same)
-        publishes = sum(work_after[n][1] - work_before[n][1] for n in work_after if n in same)
+        statements = sum(w[0] for w in work.values())
+        publishes = sum(w[1] for w in work.values())
         return {
             "mode": "open" if args.rate else "closed",
             "offered": run.offered,
@@ -272,7 +272,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             # Per accepted message, whatever the machine's speed (see loadtests/proc.py).
             "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
             "db_statements_per_msg": round(statements / accepted, 2),
-            "db_statements_per_msg_by_process": statements_by,
+            # Per process: what round trips a change saved, and where.
+            "db_statements_per_msg_by_process": {
+                n: round(w[0] / accepted, 3) for n, w in work.items()
+            },
             "publishes_per_msg": round(publishes / accepted, 2),
             "calibration_ms": calibration,
             "worker_killed_at_accepted": run.worker_killed_at,

@@ -4,7 +4,6 @@ without a crash nothing is submitted twice."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
 
 import aiohttp
@@ -66,14 +65,8 @@ async def test_killed_worker_loses_nothing_and_resubmits_at_most_its_batches_in_
     config = PlatformConfig.isolated(
         unique_name("window"), receipt_delay_s=0.2, log_dir=str(run_dir / "logs-window")
     )
-    config = dataclasses.replace(
-        config,
-        extra_env=config.extra_env
-        | {
-            "OMNIGATE_SMS_WORKER_BATCH_SIZE": str(batch_size),
-            "OMNIGATE_SMS_WORKER_BATCH_CONCURRENCY": str(batches),
-        },
-    )
+    config.extra_env["OMNIGATE_SMS_WORKER_BATCH_SIZE"] = str(batch_size)
+    config.extra_env["OMNIGATE_SMS_WORKER_BATCH_CONCURRENCY"] = str(batches)
     async with running_platform(config) as platform:
         tenant = await create_tenant(platform, "window")
         async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{config.edge_port}") as http:

@@ -3,7 +3,8 @@
 Every delivery is settled in exactly one place, ``_settle``, after its
 handler returned or raised (the habit of aio-pika's ``message.process()``):
 
-- handler returned            -> ack (the handler has committed its work);
+- handler returned            -> ack (the handler has committed its work),
+  coalesced with others into multiple-acks (``libs.bus.acks``);
 - raised a retryable error    -> re-published, with a confirm, to the next
   delay queue ``<queue>.retry.<n>``, then acked; after the last delay the
   message is dead-lettered instead;
@@ -40,6 +41,7 @@ from aiormq.abc import DeliveredMessage
 from opentelemetry import trace
 
 from libs.bus import tracing
+from libs.bus.acks import ChannelAcks
 from libs.bus.connection import Bus
 from libs.bus.message import (
     ATTEMPT_HEADER,
@@ -144,6 +146,8 @@ class BaseConsumer(ABC):
         # The aiormq channel consumed on, and the consumer's tag there.
         self._underlay: aiormq.Channel | None = None
         self._tag: str | None = None
+        # Acks of the channel consumed on, coalesced (libs.bus.acks).
+        self._acks: ChannelAcks | None = None
         self._stopping = False
         self._recovery: asyncio.Task[None] | None = None
         self._in_flight = 0
@@ -169,6 +173,8 @@ class BaseConsumer(ABC):
         # aiormq runs each delivery in a task of its own: handlers overlap up to the prefetch.
         ok = await underlay.basic_consume(self.queue, self._on_message)
         underlay.on_consumer_cancel_callbacks.add(self._on_broker_cancel)
+        if underlay is not self._underlay:
+            self._acks = ChannelAcks(underlay)
         self._underlay, self._tag = underlay, ok.consumer_tag
 
     async def _on_reopen(self, _channel: object) -> None:
@@ -222,9 +228,12 @@ class BaseConsumer(ABC):
                 self._in_flight,
                 self._stop_timeout_s,
             )
+        if self._acks is not None:
+            # Before the channel closes, or what was handled would be redelivered.
+            await self._acks.close()
         if self._channel is not None and not self._channel.is_closed:
             await self._channel.close()
-        self._channel = self._underlay = None
+        self._channel = self._underlay = self._acks = None
         log.info("stopped consuming %s", self.queue)
 
     async def __aenter__(self) -> BaseConsumer:
@@ -283,10 +292,11 @@ class BaseConsumer(ABC):
         # closed, and the broker has already put the message back.
         channel, tag = message.channel, message.delivery_tag
         assert tag is not None
+        acks = self._acks if self._acks is not None and self._acks.channel is channel else None
         settled = False
         try:
             if error is None:
-                await channel.basic_ack(tag)
+                await self._ack(acks, channel, tag)
                 return
             if is_retryable(error) and delivery.attempt < len(self._delays):
                 step = delivery.attempt + 1
@@ -296,7 +306,7 @@ class BaseConsumer(ABC):
                     self._retry_message(message, delivery, error),
                     mandatory=True,
                 )
-                await channel.basic_ack(tag)
+                await self._ack(acks, channel, tag)
                 log.warning(
                     "%s: message %s failed (%s: %s); retry %d in %.3g s",
                     self.queue,
@@ -320,6 +330,8 @@ class BaseConsumer(ABC):
             )
             settled = True  # a failed reject is not followed by a nack
             await channel.basic_reject(tag, requeue=False)
+            if acks is not None:
+                acks.settled_elsewhere(tag)
         except Exception:
             # The channel is gone or the retry could not be stored: give it
             # back to the broker (if the channel still works) for redelivery.
@@ -327,8 +339,19 @@ class BaseConsumer(ABC):
             if not settled and not channel.is_closed:
                 try:
                     await channel.basic_nack(tag, requeue=True)
+                    if acks is not None:
+                        acks.settled_elsewhere(tag)
                 except Exception:  # noqa: BLE001 - closing the channel requeues it anyway
                     log.debug("nack of %s failed too; the broker will redeliver", mid)
+
+    @staticmethod
+    async def _ack(acks: ChannelAcks | None, channel: aiormq.abc.AbstractChannel, tag: int) -> None:
+        if acks is not None:
+            acks.ack(tag)
+        else:
+            # A channel since replaced (reconnected): this most likely fails, and
+            # the broker has put the message back already.
+            await channel.basic_ack(tag)
 
     @staticmethod
     def _retry_message(

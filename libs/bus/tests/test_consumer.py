@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
@@ -228,3 +229,47 @@ async def test_stop_waits_for_handlers_in_flight(bus: Bus, declared: list[QueueS
     assert finished == [sent.message_id]
     # Acked before the channel closed: nothing comes back.
     assert await ready_count(bus.config, f"{bus.config.prefix}.test.drain") == 0
+
+
+async def test_acks_coalesced_out_of_order_settle_each_message_once(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    # Handlers finish out of order and some messages are rejected between
+    # acked ones: a multiple-ack that covered a message still in hand would
+    # lose it, and one ending on a rejected tag would make the broker close
+    # the channel (its robust reopen would redeliver everything unacked).
+    spec = QueueSpec("test.acks", events=("test.thing.*",))
+    declared.append(spec)
+    rng = random.Random(7)
+    handled: list[Delivery] = []
+    all_handled = asyncio.Event()
+
+    async def handler(d: Delivery) -> None:
+        handled.append(d)
+        if len(handled) == len(sent):
+            all_handled.set()
+        await asyncio.sleep(rng.uniform(0, 0.03))
+        if d.body == b"reject":
+            raise InvalidArgument("rejected on purpose")
+
+    sent = [
+        OutgoingMessage(
+            EVENTS, "test.thing.created", b"reject" if i % 7 == 3 else b"ok", "t.v1.T", "ten_1"
+        )
+        for i in range(120)
+    ]
+    rejected = [m for m in sent if m.body == b"reject"]
+    consumer = Consumer(bus, spec, handler, prefetch=20)
+    await consumer.start()
+    try:
+        await bus.publisher.publish_many(sent)
+        dead = await get_messages(bus.config, dlq_name(consumer.queue), len(rejected))
+        await asyncio.wait_for(all_handled.wait(), 20)
+        # Long enough for a channel error to close (and reopen) the channel.
+        await asyncio.sleep(0.3)
+    finally:
+        await consumer.stop()
+    assert sorted(d.message_id for d in handled) == sorted(m.message_id for m in sent)
+    assert not any(d.redelivered for d in handled)
+    assert sorted(m.message_id for m in dead) == sorted(m.message_id for m in rejected)
+    assert await ready_count(bus.config, consumer.queue) == 0

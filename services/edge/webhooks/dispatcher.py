@@ -51,6 +51,13 @@ CACHE_TTL_S = 5.0
 # How long past its timeout an attempt in progress keeps its delivery from the poller.
 LEASE_MARGIN_S = 30.0
 _CLAIM_BATCH = 500
+# How long first attempts gather before they are recorded together. The
+# receiver has its webhook by then, so waiting costs it nothing; each record
+# is a commit (a WAL flush) and each event's ack waits for it, so fewer,
+# larger records mean fewer commits and fewer, larger multiple-acks
+# (make bench, 15,000 messages: 0.18 statements per message at 5 ms, 0.10
+# at 50 ms, and 0.1-0.3 ms less CPU per message in all).
+FIRST_RECORD_DELAY_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,9 @@ class Dispatcher:
 
     def __post_init__(self) -> None:
         self.cache = TenantCache(self.pool)
-        self._firsts = MicroBatcher(self._record_first, max_size=500, max_delay_s=0.005)
+        self._firsts = MicroBatcher(
+            self._record_first, max_size=500, max_delay_s=FIRST_RECORD_DELAY_S
+        )
         self._records = MicroBatcher(self._record, max_size=500, max_delay_s=0.005)
         self._lease_s = self.config.timeout_s + LEASE_MARGIN_S
         self._room.set()

@@ -1,25 +1,35 @@
 """Transactional outbox: no dual writes between PostgreSQL and RabbitMQ.
 
 A service writes its change and the messages announcing it in one
-transaction (``add_to_outbox``); the ``OutboxRelay`` running in the same
-service later claims rows, publishes them with every confirm in flight
-together, and deletes them in the transaction that claimed them, committing
-only after the broker confirmed every one. A failure rolls the claim back
-and the rows are published again: at least once, and consumers dedupe by
-message id (``libs.bus.idempotency``).
+transaction (``add_to_outbox``, or ``outbox_insert`` inside the change's
+own statement); the ``OutboxRelay`` then publishes them, with every confirm
+in flight together, and deletes the rows the broker confirmed. A failure
+leaves the rows in the outbox and they are published again: at least once,
+and consumers dedupe by message id (``libs.bus.idempotency``).
 
-Claims use ``FOR UPDATE SKIP LOCKED``, so several replicas relay the same
-outbox concurrently without waiting for each other. Order is by row id
-within a batch; across replicas and retries it is best effort, as it is on
-the bus anyway.
+Two ways a row reaches the relay:
 
-The relay wakes on a NOTIFY sent by the committing transaction (one per
-``add_to_outbox`` call), on ``wake()`` from the same process, and at least
-every ``poll_interval_s`` in case a notification was missed (its listening
-connection was being re-established).
+- **Handed over** (``owner=relay.owner``): after its commit, the writer
+  gives the rows it wrote to its own process's relay (``relay.committed``),
+  which publishes them from memory and deletes them in batches a little
+  later. No claim, no transaction and no empty rounds: one DELETE per
+  ``delete_every_s`` instead of BEGIN, a claiming DELETE and COMMIT per
+  wake-up, and one relay never takes another's rows, so more replicas do
+  not mean more rounds. Other relays leave an owned row alone for
+  ``handover_s``; after that it is taken as an orphan (its writer died
+  between commit and publish), so that is how late such a message can be.
+- **Swept**: rows written without an owner (``add_to_outbox`` sends a
+  NOTIFY for them), orphans, and, after a failed publish, the relay's own
+  rows are claimed with ``FOR UPDATE SKIP LOCKED`` (replicas never wait for
+  each other), published, and deleted in the transaction that claimed
+  them, committed only after every confirm. Every relay sweeps at least
+  every ``poll_interval_s``.
+
+Order is by row id within a batch; across replicas and retries it is best
+effort, as it is on the bus anyway.
 
 Every row is inserted and soon deleted, so the table is mostly dead rows
-unless vacuumed often, and every claim then steps over them. Autovacuum may
+unless vacuumed often, and every sweep then steps over them. Autovacuum may
 be off or too slow for a queue (it is off on our CI machines), so the relay
 vacuums its outbox itself after every ``vacuum_every`` rows it relayed
 (``SKIP_LOCKED``: a replica already vacuuming it is not waited for).
@@ -29,8 +39,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
+import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,12 +65,32 @@ _CHANNEL_SQL = "left('omnigate.outbox.' || current_schema(), 63)"
 _COLUMNS = "exchange, routing_key, message_id, type, tenant_id, headers, body, created_at"
 _ARRAY_TYPES = ("text", "text", "text", "text", "text", "text", "bytea", "timestamptz")
 
-_CLAIM = """
+# Unowned rows, orphans (owned, but older than the hand-over period) and,
+# when $2 is this relay's token, its own.
+_SWEEP = """
 DELETE FROM outbox
-WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+WHERE id IN (SELECT id FROM outbox
+             WHERE owner IS NULL OR owner = $2
+                OR written_at < now() - make_interval(secs => $3)
+             ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, exchange, routing_key, message_id, type, tenant_id, headers::text AS headers,
           body, created_at
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Outbox rows a transaction wrote, for its relay once it committed."""
+
+    ids: tuple[int, ...] = ()
+    messages: tuple[OutgoingMessage, ...] = ()
+
+    @classmethod
+    def of(cls, messages: Sequence[OutgoingMessage], rows: Sequence[Any]) -> Written:
+        """From the ``id, message_id`` rows an ``outbox_insert`` returned, in message order."""
+        ids = {r["message_id"]: r["id"] for r in rows}
+        mine = [m for m in messages if m.message_id in ids]
+        return cls(tuple(ids[m.message_id] for m in mine), tuple(mine))
 
 
 def outbox_insert(
@@ -66,6 +99,7 @@ def outbox_insert(
     first_param: int = 1,
     keys: Sequence[str] | None = None,
     keys_in: str | None = None,
+    owner: str | None = None,
 ) -> tuple[str, list[Any]]:
     """``INSERT INTO outbox`` of ``messages`` and its arguments, for a statement of the caller's.
 
@@ -75,6 +109,8 @@ def outbox_insert(
     ``first_param``. With ``keys`` (one per message) and ``keys_in`` (a
     subquery of the caller's statement), only the messages whose key it
     returns are written, e.g. those of the rows the statement inserted.
+    It returns ``id, message_id`` of each row (``Written.of``); ``owner``
+    hands the rows to that relay (``OutboxRelay.owner``).
 
     The current trace context is stored with each message that has none, so
     the relay's publish span continues the trace of the request that wrote it.
@@ -104,10 +140,13 @@ def outbox_insert(
         types.append("text")
         key, where = ", k", f" WHERE k IN ({keys_in})"
     arrays = ", ".join(f"${first_param + i}::{t}[]" for i, t in enumerate(types))
+    owner_param = f"${first_param + len(types)}::text"
+    args.append(owner)
     sql = (
-        f"INSERT INTO outbox ({_COLUMNS})"
-        " SELECT e, r, m, t, tn, h::jsonb, b, coalesce(ts, now())"
+        f"INSERT INTO outbox ({_COLUMNS}, owner)"
+        f" SELECT e, r, m, t, tn, h::jsonb, b, coalesce(ts, now()), {owner_param}"
         f" FROM unnest({arrays}) AS u(e, r, m, t, tn, h, b, ts{key}){where}"
+        " RETURNING id, message_id"
     )
     return sql, args
 
@@ -116,31 +155,28 @@ async def add_to_outbox(
     conn: asyncpg.Connection,
     messages: Sequence[OutgoingMessage],
     *,
+    owner: str | None = None,
     channel: str | None = None,
-    notify: bool = True,
-) -> None:
+) -> Written:
     """Write ``messages`` to the outbox within the caller's transaction (one round trip).
 
-    ``notify=False``: the caller wakes its own process's relay after the
-    commit (``OutboxRelay.wake``), so no NOTIFY wakes every relay of the
-    schema for rows only one of them can take; the others' polling still
-    relays them if this process dies first.
-
-    ``channel`` overrides the NOTIFY channel (default: per schema, which
-    is what ``OutboxRelay`` listens on by default).
+    ``owner`` (``relay.owner``): after the commit, the caller hands the
+    returned ``Written`` to that relay (``relay.committed``). Without one,
+    a NOTIFY on ``channel`` (default: per schema, which ``OutboxRelay``
+    listens on) wakes every relay of the schema to sweep the rows.
     """
     if not messages:
-        return
+        return Written()
     if not conn.is_in_transaction():
         # Outside a transaction the row would be committed on its own, which
         # is exactly the dual write the outbox exists to prevent.
         raise RuntimeError("add_to_outbox must run inside the transaction of the change")
-    sql, args = outbox_insert(messages)
-    if notify:
+    sql, args = outbox_insert(messages, owner=owner)
+    if owner is None:
         to = f"coalesce(${len(args) + 1}, {_CHANNEL_SQL})"
-        sql = f"WITH added AS ({sql}) SELECT pg_notify({to}, '')"
+        sql = f"WITH added AS ({sql}), n AS (SELECT pg_notify({to}, '')) SELECT * FROM added, n"
         args.append(channel)
-    await conn.execute(sql, *args)
+    return Written.of(messages, await conn.fetch(sql, *args))
 
 
 class _Publishes(Protocol):
@@ -164,36 +200,56 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         max_backoff_s: float = 5.0,
         vacuum_every: int = 20_000,
+        handover_s: float = 15.0,
+        delete_every_s: float = 0.2,
         name: str = "outbox",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.name = name  # names its tasks and log lines
+        # Marks the rows handed to this relay (this process's, this run's).
+        self.owner = f"{name}-{secrets.token_hex(8)}"
         self._pool = pool
         self._publisher = publisher
         self._channel_name = channel_name
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._max_backoff_s = max_backoff_s
+        self._handover_s = handover_s
+        self._delete_every_s = delete_every_s
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
-        self.relayed = 0  # messages confirmed and deleted by this relay (a metric)
+        self.relayed = 0  # messages confirmed by this relay (a metric)
         self._vacuum_every = vacuum_every
         self._vacuumed_at = 0  # self.relayed when the outbox was last vacuumed
+        # Handed over, not yet published; published, not yet deleted (and since when).
+        self._fresh: list[tuple[int, OutgoingMessage]] = []
+        self._published: list[int] = []
+        self._published_since = 0.0
+        self._sweep_due = True
+        # After a failed publish the rows handed over are swept like orphans.
+        self._recovering = False
 
     async def start(self) -> None:
         self._stopping.clear()
         self._listen_task = asyncio.create_task(self._listen(), name=f"{self.name} listen")
         self._run_task = asyncio.create_task(self._run(), name=f"{self.name} relay")
 
+    def committed(self, written: Written) -> None:
+        """Publish what a committed transaction wrote with ``owner=self.owner``."""
+        if written.ids:
+            self._fresh.extend(zip(written.ids, written.messages, strict=True))
+            self._wakeup.set()
+
     def wake(self) -> None:
-        """Relay now (call after committing a transaction that added messages)."""
+        """Sweep now (rows written without an owner are waiting)."""
+        self._sweep_due = True
         self._wakeup.set()
 
     async def stop(self) -> None:
-        """Finish the batch in hand (publish and commit, or roll back), then stop."""
+        """Publish and delete what was handed over, finish a sweep in hand, then stop."""
         self._stopping.set()
         self._wakeup.set()
         if self._run_task is not None:
@@ -212,20 +268,60 @@ class OutboxRelay:
         await self.stop()
 
     async def relay_once(self) -> int:
-        """Relay batches until the outbox is empty (or stopping); returns how many were relayed.
+        """Publish what was handed over, delete it, then sweep; returns how many were relayed.
 
-        Raises what a failed batch raised, after its rows went back to the outbox.
+        Raises what a failed step raised; its rows are still in the outbox.
         """
+        total = await self._publish_fresh()
+        await self._delete_published()
+        return total + await self._sweep()
+
+    async def _publish_fresh(self) -> int:
+        total = 0
+        while self._fresh:
+            batch = self._fresh[: self._batch_size]
+            try:
+                await self._publisher.publish_many([m for _, m in batch])
+            except BaseException:
+                # Still in the outbox, and ours: the sweep after the back-off takes them.
+                self._fresh.clear()
+                self._recovering = True
+                raise
+            del self._fresh[: len(batch)]
+            if not self._published:
+                self._published_since = time.monotonic()
+            self._published.extend(i for i, _ in batch)
+            self.relayed += len(batch)
+            total += len(batch)
+        return total
+
+    async def _delete_published(self) -> None:
+        if not self._published:
+            return
+        ids, self._published = self._published, []
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
+        except BaseException:
+            self._published[:0] = ids  # the next round tries again
+            raise
+
+    async def _sweep(self) -> int:
+        if self._recovering:
+            # Own rows are swept now: none may wait in memory to be published twice.
+            self._fresh.clear()
         total = 0
         while True:
-            n = await self._relay_batch()
+            n = await self._sweep_batch(self.owner if self._recovering else None)
             total += n
             if n < self._batch_size or self._stopping.is_set():
-                return total
+                break
+        self._recovering = False
+        return total
 
-    async def _relay_batch(self) -> int:
+    async def _sweep_batch(self, own: str | None) -> int:
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_CLAIM, self._batch_size)
+            rows = await conn.fetch(_SWEEP, self._batch_size, own, self._handover_s)
             if not rows:
                 return 0
             messages = [_to_message(r) for r in sorted(rows, key=lambda r: r["id"])]
@@ -235,24 +331,54 @@ class OutboxRelay:
         self.relayed += len(rows)
         return len(rows)
 
+    def _delete_due(self, now: float) -> bool:
+        return bool(self._published) and (
+            self._recovering
+            or len(self._published) >= self._batch_size
+            or now - self._published_since >= self._delete_every_s
+            or self._stopping.is_set()
+        )
+
+    async def _round(self, next_sweep: float) -> float:
+        """Publish, delete and sweep what is due; returns when the next sweep is due."""
+        await self._publish_fresh()
+        now = time.monotonic()
+        if self._delete_due(now):
+            await self._delete_published()
+        if self._sweep_due or self._recovering or now >= next_sweep:
+            self._sweep_due = False
+            next_sweep = now + self._poll_interval_s
+            await self._sweep()
+        return next_sweep
+
     async def _run(self) -> None:
         failures = 0
-        while not self._stopping.is_set():
+        next_sweep = 0.0
+        while True:
             self._wakeup.clear()
+            stopping = self._stopping.is_set()
             try:
-                await self.relay_once()
-            except Exception:  # the rows are back in the outbox
+                next_sweep = await self._round(next_sweep)
+            except Exception:  # the rows are still in the outbox
                 failures += 1
                 delay = min(self._max_backoff_s, 0.1 * 2 ** min(failures, 10))
                 log.warning("%s relay failed; retrying in %.1f s", self.name, delay, exc_info=True)
+                if stopping:
+                    return  # what is left is swept by a relay that runs on
                 # Not woken by wake(): a burst of notifications must not turn a
                 # broker outage into a tight retry loop.
                 await _wait(self._stopping, delay)
                 continue
             failures = 0
+            if stopping:
+                return
             if self.relayed - self._vacuumed_at >= self._vacuum_every:
                 await self._vacuum()
-            await _wait(self._wakeup, self._poll_interval_s)
+            now = time.monotonic()
+            wait = next_sweep - now
+            if self._published:
+                wait = min(wait, self._published_since + self._delete_every_s - now)
+            await _wait(self._wakeup, max(0.0, wait))
 
     async def _vacuum(self) -> None:
         self._vacuumed_at = self.relayed
@@ -317,7 +443,7 @@ class OutboxRelay:
             await self._pool.release(conn)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, _payload: object) -> None:
-        self._wakeup.set()
+        self.wake()
 
 
 def _to_message(row: asyncpg.Record) -> OutgoingMessage:

@@ -15,7 +15,7 @@ import asyncpg
 from opentelemetry import propagate
 
 from libs.api.sms.v1 import events_pb2, sms_pb2
-from libs.bus import OutboxRelay, OutgoingMessage, QueueSpec, add_to_outbox
+from libs.bus import OutboxRelay, OutgoingMessage, QueueSpec, Written, add_to_outbox
 from libs.telemetry import tracing_on
 from services.sms import status as st
 from services.sms.convert import message_from_row, timestamp
@@ -37,22 +37,28 @@ TraceHeaders = dict[str, str]
 
 
 class OutboxWriter(Protocol):
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> None: ...
+    # Marks the rows this process's relay publishes (``outbox_insert(owner=...)``).
+    owner: str
 
-    def wake(self) -> None: ...
+    async def add(
+        self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]
+    ) -> Written: ...
+
+    def committed(self, written: Written) -> None: ...
 
 
 class RelayOutbox:
-    """Writes to the outbox table and nudges this process's relay after the commit."""
+    """Writes to the outbox table, handing the rows to this process's relay after the commit."""
 
     def __init__(self, relay: OutboxRelay) -> None:
         self._relay = relay
+        self.owner = relay.owner
 
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> None:
-        await add_to_outbox(conn, messages, notify=False)
+    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> Written:
+        return await add_to_outbox(conn, messages, owner=self.owner)
 
-    def wake(self) -> None:
-        self._relay.wake()
+    def committed(self, written: Written) -> None:
+        self._relay.committed(written)
 
 
 def current_trace_headers() -> TraceHeaders:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from libs.bus import OutgoingMessage, outbox_insert
+from libs.bus import OutgoingMessage, Written, outbox_insert
 from services.sms import status as st
 
 MESSAGE_COLUMNS = (
@@ -116,19 +116,28 @@ history AS (
 _PARAMS = 12
 
 
+@dataclass(frozen=True, slots=True)
+class Inserted:
+    # For each message not inserted, the id of the message that has its key.
+    existing: dict[str, str]
+    # The announcements written, for the relay once committed.
+    announced: Written
+
+
 async def insert_messages(
     conn: asyncpg.Connection,
     messages: Sequence[NewMessage],
     announce: Sequence[OutgoingMessage] = (),
-) -> dict[str, str]:
+    owner: str | None = None,
+) -> Inserted:
     """Insert new messages, their first transition (sequence 1) and the outbox
-    messages ``announce`` of the tenants whose messages these are.
+    messages ``announce`` of the tenants whose messages these are (handed to
+    the relay ``owner``).
 
     One statement, so it is atomic without a transaction of its own. A message
     whose (tenant, idempotency key) already exists is not inserted, and an
     announcement is written only if the statement inserted at least one
-    message of its tenant, so a repeated request announces nothing. Returns,
-    for each message not inserted, the id of the message that has the key.
+    message of its tenant, so a repeated request announces nothing.
     """
     cols = list(
         zip(
@@ -143,20 +152,26 @@ async def insert_messages(
         )
     )  # fmt: skip
     sql = _INSERT_MESSAGES
+    select = " SELECT id, NULL::bigint AS outbox_id FROM inserted"
     if announce:
         outbox, outbox_args = outbox_insert(
             announce,
             first_param=_PARAMS + 1,
             keys=[a.tenant_id for a in announce],
             keys_in="SELECT tenant_id FROM inserted",
+            owner=owner,
         )
         sql += f", announced AS ({outbox})"
+        select += " UNION ALL SELECT message_id, id FROM announced"
         cols += outbox_args
-    inserted = await conn.fetch(sql + " SELECT id FROM inserted", *cols)
-    new_ids = {r["id"] for r in inserted}
+    rows = await conn.fetch(sql + select, *cols)
+    announced = Written.of(
+        announce, [{"id": r["outbox_id"], "message_id": r["id"]} for r in rows if r["outbox_id"]]
+    )
+    new_ids = {r["id"] for r in rows if r["outbox_id"] is None}
     duplicates = [m for m in messages if m.id not in new_ids]
     if not duplicates:
-        return {}
+        return Inserted({}, announced)
     rows = await conn.fetch(
         "SELECT m.id, m.tenant_id, m.idempotency_key FROM messages m"
         " JOIN unnest($1::text[], $2::text[]) AS u(t, k)"
@@ -164,7 +179,9 @@ async def insert_messages(
         [m.tenant_id for m in duplicates], [m.idempotency_key for m in duplicates],
     )  # fmt: skip
     existing = {(r["tenant_id"], r["idempotency_key"]): r["id"] for r in rows}
-    return {m.id: existing[(m.tenant_id, m.idempotency_key)] for m in duplicates}
+    return Inserted(
+        {m.id: existing[(m.tenant_id, m.idempotency_key)] for m in duplicates}, announced
+    )
 
 
 async def get_message(

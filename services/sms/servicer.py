@@ -105,9 +105,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
     ) -> list[str | None]:
         commands = events.submit_commands(items)
         async with self._pool.acquire() as conn:
-            existing = await repository.insert_messages(conn, [m for m, _ in items], commands)
-        self._outbox.wake()
-        return [existing.get(m.id) for m, _ in items]
+            inserted = await repository.insert_messages(
+                conn, [m for m, _ in items], commands, self._outbox.owner
+            )
+        self._outbox.committed(inserted.announced)
+        return [inserted.existing.get(m.id) for m, _ in items]
 
     async def GetMessage(  # noqa: N802
         self, request: sms_pb2.GetMessageRequest, context: grpc.aio.ServicerContext

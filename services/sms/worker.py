@@ -279,14 +279,16 @@ class SmsWorker:
                     # Final statuses of early receipts come after 'sent', in order.
                     due = await repository.record_segments(conn, segments)
                     applied = await repository.apply_transitions(conn, [*transitions, *due])
-                    await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+                    written = await self._outbox.add(
+                        conn, [events.status_event(r, t) for r, t in applied]
+                    )
                 break
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, OSError):
                 if attempt == _RECORD_ATTEMPTS:
                     raise
                 log.warning("recording submissions failed (attempt %d); retrying", attempt)
                 await asyncio.sleep(0.05 * attempt)
-        self._outbox.wake()
+        self._outbox.committed(written)
 
     # -- receipts and inbound messages ------------------------------------
 
@@ -319,12 +321,10 @@ class SmsWorker:
         async with self._pool.acquire() as conn, conn.transaction():
             transitions, early = await repository.apply_segment_reports(conn, ordered)
             applied = await repository.apply_transitions(conn, transitions)
-            if applied:
-                await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+            written = await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
         if early:
             log.info("kept %d receipts that arrived before their submit was recorded", early)
-        if applied:
-            self._outbox.wake()
+        self._outbox.committed(written)
         return [None] * len(reports)
 
     async def _receive(self, pdu: DeliverSm) -> None:
@@ -360,5 +360,5 @@ class SmsWorker:
                 await repository.insert_messages(conn, [message])
             else:
                 log.warning("inbound message to unassigned number %s: event only", recipient)
-            await self._outbox.add(conn, [events.received_event(message.as_row())])
-        self._outbox.wake()
+            written = await self._outbox.add(conn, [events.received_event(message.as_row())])
+        self._outbox.committed(written)

@@ -1,7 +1,9 @@
 """A guard against per-message work creeping into the hot path, by counting, not timing.
 
-Messages are sent one at a time, so no micro-batch ever holds more than one:
-the counts are the worst case per message. The budget is documented in
+Messages are sent one at a time, so no micro-batch ever holds more than one;
+receipts come, and the next message leaves, later than the outbox relay's
+deletes and the webhook records gather (0.2 s, 0.05 s), so no two events
+share one either: the counts are the worst case per message. The budget is documented in
 docs/performance.md; a change that adds a database round trip or a publish
 per message fails here, however fast the machine.
 """
@@ -22,13 +24,15 @@ from tests.helpers.webhooks import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
-N = 100
+N = 40
 FINAL = {"message.delivered", "message.undelivered", "message.failed"}
 
 # Per accepted message, worst case (batches of one), all processes together.
 # Keep in step with docs/performance.md ("Hot-path budget").
-DB_STATEMENTS_PER_MESSAGE = 23  # sms 4, sms worker 17, webhooks 2 (two webhooks)
+DB_STATEMENTS_PER_MESSAGE = 17  # sms 2, sms worker 13, webhooks 2 (two webhooks)
 PUBLISHES_PER_MESSAGE = 3  # the submit command, sms.message.sent, sms.message.delivered
+# Longer than the outbox relay's deletes and the webhook records gather.
+SPACING_S = 0.3
 # Well below one: a single added round trip per message fails the test (the idle
 # subtraction leaves the figure about 0.5 under the exact count).
 TOLERANCE = 0.4
@@ -36,7 +40,7 @@ TOLERANCE = 0.4
 
 @pytest.fixture(scope="module")
 async def platform() -> AsyncIterator[Platform]:
-    config = PlatformConfig.isolated(unique_name("budget"), receipt_delay_s=0.05)
+    config = PlatformConfig.isolated(unique_name("budget"), receipt_delay_s=0.3)
     async with running_platform(config) as running:
         yield running
 
@@ -71,6 +75,7 @@ async def test_db_round_trips_and_publishes_per_message_stay_within_budget(
             for i in range(N):
                 await send(i)
                 await _until(lambda i=i: len(finals) == i + 2)
+                await asyncio.sleep(SPACING_S)
             after, elapsed = await platform.work_counts(), time.monotonic() - t0
     finally:
         await receiver.stop()

@@ -36,12 +36,18 @@ def event(n: int = 0) -> OutgoingMessage:
 class Recording:
     """A publisher that records what it was asked to publish, then delegates."""
 
-    def __init__(self, inner: Publisher, fail_after_publish: int = 0) -> None:
+    def __init__(
+        self, inner: Publisher, fail_after_publish: int = 0, fail_before_publish: int = 0
+    ) -> None:
         self.inner = inner
         self.published: list[str] = []
         self.fail_after_publish = fail_after_publish
+        self.fail_before_publish = fail_before_publish
 
     async def publish_many(self, messages: Sequence[OutgoingMessage]) -> None:
+        if self.fail_before_publish:
+            self.fail_before_publish -= 1
+            raise ConnectionResetError("broker connection lost")
         await self.inner.publish_many(messages)
         self.published.extend(m.message_id for m in messages)
         if self.fail_after_publish:
@@ -170,6 +176,76 @@ async def test_relay_crash_before_commit_republishes_and_consumer_dedupes(
     assert [d.message_id for d in deliveries] == [sent.message_id] * 2
     assert publisher.published == [sent.message_id] * 2
     assert await pool.fetchval("SELECT count(*) FROM effects") == 1
+    assert await outbox_rows(pool) == 0
+
+
+async def wait_until_empty(pool: asyncpg.Pool) -> None:
+    for _ in range(500):
+        if not await outbox_rows(pool):
+            return
+        await asyncio.sleep(0.02)  # polling interval, not an assertion
+    raise AssertionError(f"{await outbox_rows(pool)} rows still in the outbox after 10 s")
+
+
+async def test_handed_over_rows_are_published_from_memory_then_deleted(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    publisher = Recording(bus.publisher)
+    sent = [event(i) for i in range(700)]  # more than one batch
+    # Sweeping only at start: what is published here was handed over.
+    async with OutboxRelay(pool, publisher, poll_interval_s=120, delete_every_s=0.05) as relay:
+        await asyncio.sleep(0.1)  # the first sweep, of an empty outbox, is over
+        async with pool.acquire() as conn, conn.transaction():
+            written = await add_to_outbox(conn, sent[:300], owner=relay.owner)
+            written_too = await add_to_outbox(conn, sent[300:], owner=relay.owner)
+        assert len(written.ids) == 300 and written.messages == tuple(sent[:300])
+        relay.committed(written)
+        relay.committed(written_too)
+        await wait_until_empty(pool)
+    assert publisher.published == [m.message_id for m in sent]
+
+
+async def test_other_relays_take_handed_over_rows_only_once_orphaned(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    # Written for a relay that died before it could publish them.
+    async with pool.acquire() as conn, conn.transaction():
+        await add_to_outbox(conn, [event(1), event(2)], owner="sms-worker-dead")
+    publisher = Recording(bus.publisher)
+    other = OutboxRelay(pool, publisher, handover_s=0.5)
+    assert await other.relay_once() == 0
+    await asyncio.sleep(0.6)
+    assert await other.relay_once() == 2
+    assert len(publisher.published) == 2
+    assert await outbox_rows(pool) == 0
+
+
+async def test_handed_over_rows_whose_publish_failed_are_swept_after_the_backoff(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    publisher = Recording(bus.publisher, fail_before_publish=1)
+    sent = [event(i) for i in range(5)]
+    async with OutboxRelay(pool, publisher, poll_interval_s=120) as relay:
+        await asyncio.sleep(0.1)
+        async with pool.acquire() as conn, conn.transaction():
+            written = await add_to_outbox(conn, sent, owner=relay.owner)
+        relay.committed(written)
+        await wait_until_empty(pool)
+    assert publisher.published == [m.message_id for m in sent]
+
+
+async def test_stop_publishes_and_deletes_what_was_handed_over(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    publisher = Recording(bus.publisher)
+    relay = OutboxRelay(pool, publisher, poll_interval_s=120, delete_every_s=60)
+    await relay.start()
+    sent = event(1)
+    async with pool.acquire() as conn, conn.transaction():
+        written = await add_to_outbox(conn, [sent], owner=relay.owner)
+    relay.committed(written)
+    await relay.stop()
+    assert publisher.published == [sent.message_id]
     assert await outbox_rows(pool) == 0
 
 

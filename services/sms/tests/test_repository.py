@@ -89,17 +89,22 @@ async def test_insert_writes_message_history_and_command_in_one_statement(
         for tenant in ("ten_a", "ten_b")
     ]
     async with pool.acquire() as conn:
-        existing = await repo.insert_messages(conn, [first, repeat, fresh, b_repeat], commands)
+        inserted = await repo.insert_messages(
+            conn, [first, repeat, fresh, b_repeat], commands, owner="relay-1"
+        )
         assert not conn.is_in_transaction()
-    assert existing == {repeat.id: first.id, b_repeat.id: b_first.id}
+    assert inserted.existing == {repeat.id: first.id, b_repeat.id: b_first.id}
     stored = await pool.fetch("SELECT id FROM messages ORDER BY id")
     assert sorted(r["id"] for r in stored) == sorted([first.id, fresh.id, b_first.id])
     history = await pool.fetch("SELECT message_id, sequence, status FROM message_transitions")
     assert sorted((r["message_id"], r["sequence"], r["status"]) for r in history) == sorted(
         [(first.id, 1, st.QUEUED), (fresh.id, 1, st.QUEUED), (b_first.id, 1, st.QUEUED)]
     )
-    outbox = await pool.fetch("SELECT body FROM outbox")
-    assert [bytes(r["body"]) for r in outbox] == [b"ten_a"]
+    outbox = await pool.fetch("SELECT id, body, owner FROM outbox")
+    assert [(bytes(r["body"]), r["owner"]) for r in outbox] == [(b"ten_a", "relay-1")]
+    # What the relay is handed is exactly what was written.
+    assert inserted.announced.ids == (outbox[0]["id"],)
+    assert inserted.announced.messages == (commands[0],)
 
 
 async def test_receipt_moves_a_sent_message_to_delivered_once(pool: asyncpg.Pool) -> None:

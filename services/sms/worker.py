@@ -32,6 +32,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
+from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2, sms_pb2
 from libs.batching import MicroBatcher
 from libs.bus import Delivery
@@ -204,9 +205,7 @@ class SmsWorker:
                 outcome.rejected = SmppError(f"cannot encode message: {exc}")
                 return outcome
             seqs = [i for i in range(1, len(pdus) + 1) if i not in done]
-            results = await asyncio.gather(
-                *(self._submit_segment(pdus[i - 1]) for i in seqs), return_exceptions=True
-            )
+            results = await gather_outcomes(*(self._submit_segment(pdus[i - 1]) for i in seqs))
         now = outcome.finished_at = datetime.now(UTC)
         for seq, result in zip(seqs, results, strict=True):
             if isinstance(result, SubmitSmResp):

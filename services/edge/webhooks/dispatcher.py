@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from libs.aio import gather
 from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
 from libs.bus.message import Delivery
@@ -184,8 +185,8 @@ class Dispatcher:
             async with self.pool.acquire() as conn:
                 recorded = await store.recorded(conn, [d.id for d in new])
             new = [d for d in new if d.id not in recorded]
-        attempted = await asyncio.gather(*(self._first_attempt(d, hooks) for d in new))
-        await asyncio.gather(*(self._firsts.submit(a) for a in attempted if a is not None))
+        attempted = await gather(*(self._first_attempt(d, hooks) for d in new))
+        await gather(*(self._firsts.submit(a) for a in attempted if a is not None))
 
     async def _first_attempt(
         self, new: NewDelivery, hooks: _TenantHooks

@@ -53,6 +53,20 @@ async def test_delivered_number_yields_signed_sent_then_delivered_webhooks(
     assert all(t["at"] for t in history)  # type: ignore[index, union-attr]
 
 
+async def test_a_receivers_cookie_is_never_sent_back(
+    http: aiohttp.ClientSession, tenant: TenantCredentials, receiver: WebhookReceiver
+) -> None:
+    # One sender serves every tenant: a cookie kept from one receiver would
+    # go to any other tenant's endpoint on the same host.
+    status, created = await send(http, tenant, status_callback=receiver.url_setting_cookie())
+    assert status == 201, created
+    message_id = str(created["id"])
+    await receiver.wait_for(lambda r: len(r.for_message(message_id)) >= 2)
+    hooks = receiver.for_message(message_id)
+    assert [h.payload["type"] for h in hooks] == ["message.sent", "message.delivered"]
+    assert [h.headers.get("cookie") for h in hooks] == [None, None]
+
+
 async def test_300_char_gsm7_body_is_sent_as_two_segments_and_delivered(
     http: aiohttp.ClientSession, tenant: TenantCredentials
 ) -> None:

@@ -30,7 +30,8 @@ class WebhookReceiver:
     """Answers POST /hooks/<anything> with 200, or POST /hooks/fail-<n>/... with 500 to the
     first n attempts of each webhook-id (a receiver that comes back after failing), or
     POST /hooks/hold/... only once ``release`` is set (a receiver that hangs), or
-    POST /hooks/gone/... with 410 (a receiver that is gone for good)."""
+    POST /hooks/gone/... with 410 (a receiver that is gone for good), or
+    POST /hooks/cookie/... with a Set-Cookie (a receiver behind a session cookie)."""
 
     secret: str = ""
     received: list[Received] = field(default_factory=list)
@@ -92,6 +93,8 @@ class WebhookReceiver:
                 self._changed.notify_all()
         if tail.startswith("hold/"):
             await self.release.wait()
+        if tail.startswith("cookie/"):
+            return web.Response(status=status, headers={"Set-Cookie": "session=s1; Path=/"})
         return web.Response(status=status)
 
     def url_failing(self, times: int) -> str:
@@ -106,6 +109,10 @@ class WebhookReceiver:
 
     def url_gone(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/gone/status"
+
+    def url_setting_cookie(self) -> str:
+        # A host name: cookie jars ignore cookies from IP addresses.
+        return f"http://localhost:{self.port}/hooks/cookie/status"
 
     def url_holding(self) -> str:
         return f"http://127.0.0.1:{self.port}/hooks/hold/status"

@@ -38,7 +38,9 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     connector = aiohttp.TCPConnector(
         limit=config.concurrency, limit_per_host=0, resolver=GuardedResolver(allowed)
     )
-    session = aiohttp.ClientSession(connector=connector)
+    # No cookie jar: the one session serves every tenant, so a cookie kept from
+    # one receiver would reach another tenant's endpoint on the same host.
+    session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
     dispatcher = Dispatcher(pool, WebhookSender(session, config.timeout_s, allowed), config)
     await dispatcher.start()
     # Receivers' failures are retried from the database; the bus's own delay

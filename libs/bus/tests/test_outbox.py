@@ -187,14 +187,20 @@ async def wait_until_empty(pool: asyncpg.Pool) -> None:
     raise AssertionError(f"{await outbox_rows(pool)} rows still in the outbox after 10 s")
 
 
+async def hand_over(pool: asyncpg.Pool, relay: OutboxRelay, sent: list[OutgoingMessage]) -> None:
+    """Write ``sent`` for ``relay`` in one transaction; hand it over once committed."""
+    async with pool.acquire() as conn, conn.transaction():
+        written = await add_to_outbox(conn, sent, owner=relay.owner)
+    relay.committed(written)
+
+
 async def test_handed_over_rows_are_published_from_memory_then_deleted(
     bus: Bus, pool: asyncpg.Pool
 ) -> None:
     publisher = Recording(bus.publisher)
     sent = [event(i) for i in range(700)]  # more than one batch
-    # Sweeping only at start: what is published here was handed over.
+    # Sweeping only at start, and a sweep leaves a fresh row with an owner alone.
     async with OutboxRelay(pool, publisher, poll_interval_s=120, delete_every_s=0.05) as relay:
-        await asyncio.sleep(0.1)  # the first sweep, of an empty outbox, is over
         async with pool.acquire() as conn, conn.transaction():
             written = await add_to_outbox(conn, sent[:300], owner=relay.owner)
             written_too = await add_to_outbox(conn, sent[300:], owner=relay.owner)
@@ -226,10 +232,7 @@ async def test_handed_over_rows_whose_publish_failed_are_swept_after_the_backoff
     publisher = Recording(bus.publisher, fail_before_publish=1)
     sent = [event(i) for i in range(5)]
     async with OutboxRelay(pool, publisher, poll_interval_s=120) as relay:
-        await asyncio.sleep(0.1)
-        async with pool.acquire() as conn, conn.transaction():
-            written = await add_to_outbox(conn, sent, owner=relay.owner)
-        relay.committed(written)
+        await hand_over(pool, relay, sent)
         await wait_until_empty(pool)
     assert publisher.published == [m.message_id for m in sent]
 
@@ -241,9 +244,7 @@ async def test_stop_publishes_and_deletes_what_was_handed_over(
     relay = OutboxRelay(pool, publisher, poll_interval_s=120, delete_every_s=60)
     await relay.start()
     sent = event(1)
-    async with pool.acquire() as conn, conn.transaction():
-        written = await add_to_outbox(conn, [sent], owner=relay.owner)
-    relay.committed(written)
+    await hand_over(pool, relay, [sent])
     await relay.stop()
     assert publisher.published == [sent.message_id]
     assert await outbox_rows(pool) == 0

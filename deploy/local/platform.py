@@ -74,6 +74,10 @@ class PlatformConfig:
     admin_token: str = field(default_factory=lambda: "opr_" + secrets.token_urlsafe(24))
     log_dir: str = ""
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Each service in a process group of its own, out of the terminal's: Ctrl-C
+    # then reaches only the runner, which stops them in order (``make run``).
+    # Off for tests, whose services should die with an interrupted test run.
+    own_process_groups: bool = False
 
     @classmethod
     def isolated(cls, name: str, **overrides: object) -> PlatformConfig:
@@ -232,7 +236,13 @@ class Platform:
         log = self._log_file(proc.name)
         try:
             proc.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", proc.module, env=proc.env, stdout=log, stderr=log
+                sys.executable,
+                "-m",
+                proc.module,
+                env=proc.env,
+                stdout=log,
+                stderr=log,
+                process_group=0 if self.config.own_process_groups else None,
             )
         finally:
             if log is not None:
@@ -401,7 +411,13 @@ def main() -> None:
     parser.add_argument("--receipt-delay", type=float, default=1.0)
     args = parser.parse_args()
     asyncio.run(
-        _run_forever(PlatformConfig(edge_port=args.edge_port, receipt_delay_s=args.receipt_delay))
+        _run_forever(
+            PlatformConfig(
+                edge_port=args.edge_port,
+                receipt_delay_s=args.receipt_delay,
+                own_process_groups=True,
+            )
+        )
     )
 
 

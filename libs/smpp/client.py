@@ -316,6 +316,10 @@ class SmppClient:
             if isinstance(exc, SmppConnectionError):
                 raise
             raise SmppConnectionError(f"bind to {cfg.host}:{cfg.port} failed: {exc!r}") from exc
+        except BaseException:
+            # Cancelled (the client is closing): the socket must not wait for the collector.
+            conn.close("bind cancelled")
+            raise
         if resp.command_status != st.ESME_ROK or not isinstance(resp, p.BindTransceiverResp):
             conn.close("bind refused")
             raise SmppBindError(resp.command_status or st.ESME_RBINDFAIL)

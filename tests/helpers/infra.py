@@ -8,12 +8,13 @@ prefix and its own Redis key prefix, so runs never see each other nor a
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
 
+# One free_port for platforms and tests, so that no two of them share a port.
+from deploy.local.platform import free_port as free_port
 from libs.db import DatabaseConfig, create_pool
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -23,13 +24,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def unique_name(kind: str) -> str:
     return f"omnigate_t_{kind}_{secrets.token_hex(4)}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @asynccontextmanager

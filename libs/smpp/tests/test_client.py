@@ -242,7 +242,9 @@ class FakeSmsc:
     def __init__(self) -> None:
         self.connections = 0
         self.answer_enquire_link = True
+        self.answer_bind = True
         self.drop_on_submit = False
+        self.ended = 0  # connections the client closed (or that dropped)
         self.received: list[p.Pdu] = []
         self.writers: list[asyncio.StreamWriter] = []
         self.server: asyncio.Server | None = None
@@ -261,10 +263,18 @@ class FakeSmsc:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self.writers.append(writer)
+        try:
+            await self._read(reader, writer)
+        finally:
+            self.ended += 1
+
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             while True:
                 pdu = await p.read_pdu(reader)
                 self.received.append(pdu)
+                if isinstance(pdu, p.BindTransceiver) and not self.answer_bind:
+                    continue
                 if isinstance(pdu, p.BindTransceiver):
                     writer.write(
                         p.encode(
@@ -315,6 +325,18 @@ async def test_unanswered_enquire_link_drops_and_reopens_the_connection(fake: Fa
     config = _config(fake.port, enquire_link_interval_s=0.05, response_timeout_s=0.1)
     async with running(config, Inbox()):
         await wait_until(lambda: fake.connections >= 2)
+
+
+async def test_closing_while_a_reconnect_awaits_its_bind_closes_that_connection(
+    fake: FakeSmsc,
+) -> None:
+    # Left open, its socket was closed only by the garbage collector, with a
+    # ResourceWarning ("unclosed StreamWriter") that failed an unrelated test.
+    async with running(_config(fake.port, response_timeout_s=5.0), Inbox()):
+        fake.answer_bind = False
+        fake.writers[-1].close()
+        await wait_until(lambda: sum(isinstance(x, p.BindTransceiver) for x in fake.received) >= 2)
+    await wait_until(lambda: fake.ended == 2)
 
 
 async def test_client_answers_the_smscs_enquire_link_and_unbind(fake: FakeSmsc) -> None:

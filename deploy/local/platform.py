@@ -252,7 +252,9 @@ class Platform:
                 env=proc.env,
                 stdout=log,
                 stderr=log,
-                process_group=0 if self.config.own_process_groups else None,
+                # A session of its own is a process group of its own (uvloop,
+                # which runs the bench, knows no ``process_group``).
+                start_new_session=self.config.own_process_groups,
             )
         finally:
             if log is not None:

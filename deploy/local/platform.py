@@ -400,7 +400,9 @@ async def _run_forever(config: PlatformConfig) -> None:
     platform = Platform(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: the services are out of the terminal's session, so closing
+    # the terminal reaches only the runner, which must then stop them.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     try:
         await platform.start()

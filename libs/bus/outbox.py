@@ -42,7 +42,7 @@ import logging
 import secrets
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -86,9 +86,9 @@ class Written:
     messages: tuple[OutgoingMessage, ...] = ()
 
     @classmethod
-    def of(cls, messages: Sequence[OutgoingMessage], rows: Sequence[Any]) -> Written:
-        """From the ``id, message_id`` rows an ``outbox_insert`` returned, in message order."""
-        ids = {r["message_id"]: r["id"] for r in rows}
+    def of(cls, messages: Sequence[OutgoingMessage], rows: Iterable[tuple[int, str]]) -> Written:
+        """From the (row id, message id) pairs an ``outbox_insert`` returned, in message order."""
+        ids = {message_id: row_id for row_id, message_id in rows}
         mine = [m for m in messages if m.message_id in ids]
         return cls(tuple(ids[m.message_id] for m in mine), tuple(mine))
 
@@ -176,7 +176,8 @@ async def add_to_outbox(
         to = f"coalesce(${len(args) + 1}, {_CHANNEL_SQL})"
         sql = f"WITH added AS ({sql}), n AS (SELECT pg_notify({to}, '')) SELECT * FROM added, n"
         args.append(channel)
-    return Written.of(messages, await conn.fetch(sql, *args))
+    rows = await conn.fetch(sql, *args)
+    return Written.of(messages, ((r["id"], r["message_id"]) for r in rows))
 
 
 class _Publishes(Protocol):
@@ -228,7 +229,8 @@ class OutboxRelay:
         self._fresh: list[tuple[int, OutgoingMessage]] = []
         self._published: list[int] = []
         self._published_since = 0.0
-        self._sweep_due = True
+        # Set by a NOTIFY or wake(); the first sweep runs at start anyway.
+        self._sweep_due = False
         # After a failed publish the rows handed over are swept like orphans.
         self._recovering = False
 

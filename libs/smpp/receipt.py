@@ -60,6 +60,8 @@ _STAT_ALIASES = {
 
 _KEY = re.compile(r"\b(id|sub|dlvrd|submit date|done date|stat|err|text)\s*:", re.IGNORECASE)
 _HEX = re.compile(r"[0-9a-f]+")
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """One delivery receipt. ``message_id`` is as reported (normalise before matching)."""

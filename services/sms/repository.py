@@ -152,6 +152,8 @@ async def insert_messages(
         )
     )  # fmt: skip
     sql = _INSERT_MESSAGES
+    # The inserted messages' ids (outbox_id NULL), then each announcement's
+    # message id with its outbox row id, for the relay.
     select = " SELECT id, NULL::bigint AS outbox_id FROM inserted"
     if announce:
         outbox, outbox_args = outbox_insert(
@@ -166,7 +168,7 @@ async def insert_messages(
         cols += outbox_args
     rows = await conn.fetch(sql + select, *cols)
     announced = Written.of(
-        announce, [{"id": r["outbox_id"], "message_id": r["id"]} for r in rows if r["outbox_id"]]
+        announce, ((r["outbox_id"], r["id"]) for r in rows if r["outbox_id"] is not None)
     )
     new_ids = {r["id"] for r in rows if r["outbox_id"] is None}
     duplicates = [m for m in messages if m.id not in new_ids]

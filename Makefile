@@ -34,6 +34,7 @@ proto-check: $(STAMP) ## Fail if the committed stubs differ from a fresh generat
 
 lint: $(STAMP) proto-check ## ruff and mypy (strict on source)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy libs services deploy loadtests
 
 bench: $(STAMP) ## Drive N messages through a fresh platform and print one line of figures

@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ import asyncpg
 import grpc
 import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from deploy.local.child import Child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,7 +134,7 @@ class _Proc:
     # Ready when this URL answers 200, or this gRPC health port SERVING.
     ready_url: str | None
     ready_port: int | None
-    process: asyncio.subprocess.Process | None = None
+    process: Child | None = None
 
 
 class Platform:
@@ -245,16 +248,12 @@ class Platform:
     async def _spawn(self, proc: _Proc) -> None:
         log = self._log_file(proc.name)
         try:
-            proc.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                proc.module,
+            proc.process = Child.start(
+                (sys.executable, "-m", proc.module),
                 env=proc.env,
-                stdout=log,
-                stderr=log,
-                # A session of its own is a process group of its own (uvloop,
-                # which runs the bench, knows no ``process_group``).
-                start_new_session=self.config.own_process_groups,
+                output=log,
+                # A session of its own is a process group of its own.
+                new_session=self.config.own_process_groups,
             )
         finally:
             if log is not None:
@@ -288,25 +287,20 @@ class Platform:
 
     async def create_tenant(self, name: str) -> dict[str, str]:
         """Create a tenant with the operator CLI, as an operator would; returns its credentials."""
-        cli = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "services.edge.cli",
-            "create-tenant",
-            name,
-            "--json",
+        # In a thread with subprocess.run, not the loop's subprocess: see deploy/local/child.py.
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            (sys.executable, "-m", "services.edge.cli", "create-tenant", name, "--json"),
             cwd=ROOT,
             env={"OMNIGATE_DB_DSN": self.config.dsn, "PATH": os.environ.get("PATH", "")},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            capture_output=True,
         )
-        out, err = await cli.communicate()
         if cli.returncode != 0:
-            raise RuntimeError(f"create-tenant failed: {err.decode()}")
-        created: dict[str, str] = orjson.loads(out)
+            raise RuntimeError(f"create-tenant failed: {cli.stderr.decode()}")
+        created: dict[str, str] = orjson.loads(cli.stdout)
         return created
 
-    def process(self, name: str) -> asyncio.subprocess.Process:
+    def process(self, name: str) -> Child:
         for p in self._procs:
             if p.name == name and p.process is not None:
                 return p.process

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import asyncpg
 import pytest
 
+from libs.http import HttpClient
 from services.edge.app import prepare_database
 from services.edge.config import WebhookConfig
 from services.edge.webhooks.dispatcher import Dispatcher
@@ -28,9 +28,10 @@ async def test_stop_hands_the_listening_connection_back_without_its_listeners(
 ) -> None:
     # asyncpg warns (an error here: pyproject's filterwarnings) when a
     # connection comes back to the pool still listening.
-    async with aiohttp.ClientSession() as session:
-        dispatcher = Dispatcher(pool, WebhookSender(session, 1.0), WebhookConfig())
-        await dispatcher.start()
-        await dispatcher.stop()
+    client = HttpClient()
+    dispatcher = Dispatcher(pool, WebhookSender(client, 1.0), WebhookConfig())
+    await dispatcher.start()
+    await dispatcher.stop()
+    await client.close()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0

@@ -15,10 +15,10 @@ from services.edge.webhooks.retries import FAILED, PENDING, SUCCEEDED, backoff_s
 from services.edge.webhooks.sender import Outcome, Result, retry_after_s, sign_all
 from services.edge.webhooks.ssrf import (
     BlockedAddress,
-    GuardedResolver,
     UnsafeUrl,
     check_url,
     check_url_syntax,
+    guarded_resolver,
     is_blocked,
     parse_networks,
 )
@@ -93,10 +93,12 @@ async def test_host_names_are_resolved_and_every_address_checked() -> None:
         await check_url("http://no-such-host.invalid/hook")
 
 
-async def test_the_resolver_aiohttp_connects_through_refuses_blocked_addresses() -> None:
+async def test_the_resolver_the_client_connects_through_refuses_blocked_addresses() -> None:
     with pytest.raises(BlockedAddress):
-        await GuardedResolver().resolve("localhost", 80)
-    assert await GuardedResolver(LOOPBACK).resolve("localhost", 80)
+        await guarded_resolver()("localhost", 80)
+    assert "127.0.0.1" in await guarded_resolver(LOOPBACK)("localhost", 80)
+    with pytest.raises(OSError):
+        await guarded_resolver()("no-such-host.invalid", 80)
 
 
 def test_backoff_follows_the_ladder_with_bounded_jitter_then_gives_up() -> None:

@@ -11,18 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import aiohttp
-
 from libs import lifecycle
 from libs.bus import Bus, Consumer, QueueSpec
 from libs.db import create_pool
 from libs.grpc.health import start_health_server
+from libs.http import HttpClient
 from libs.metrics import MetricsConfig, serve_metrics
 from services.edge.app import prepare_database
 from services.edge.config import WebhookSettings
 from services.edge.webhooks.dispatcher import Dispatcher
 from services.edge.webhooks.sender import WebhookSender
-from services.edge.webhooks.ssrf import GuardedResolver, parse_networks
+from services.edge.webhooks.ssrf import guarded_resolver, parse_networks
 
 log = logging.getLogger("omnigate.edge.webhooks")
 
@@ -35,13 +34,8 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     await prepare_database(pool, settings.db.schema)
     bus = await Bus.connect(settings.bus, name="webhooks")
     allowed = parse_networks(config.allowed_private_networks)
-    connector = aiohttp.TCPConnector(
-        limit=config.concurrency, limit_per_host=0, resolver=GuardedResolver(allowed)
-    )
-    # No cookie jar: the one session serves every tenant, so a cookie kept from
-    # one receiver would reach another tenant's endpoint on the same host.
-    session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-    dispatcher = Dispatcher(pool, WebhookSender(session, config.timeout_s, allowed), config)
+    client = HttpClient(limit=config.concurrency, resolve=guarded_resolver(allowed))
+    dispatcher = Dispatcher(pool, WebhookSender(client, config.timeout_s, allowed), config)
     await dispatcher.start()
     # Receivers' failures are retried from the database; the bus's own delay
     # queues only retry events whose deliveries could not be stored.
@@ -57,7 +51,7 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
     await health.stop(settings.health.grace_s)
     await consumer.stop()
     await dispatcher.stop()
-    await session.close()
+    await client.close()
     await bus.close()
     await pool.close()
 

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import aiohttp
 import orjson
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from standardwebhooks import Webhook
 
 from libs.api.sms.v1 import events_pb2
+from libs.http import ConnectError, HttpClient, HttpError
 from libs.telemetry import start_span
 from services.edge.representation import STATUS_NAMES, message_json, rfc3339
 from services.edge.webhooks.ssrf import BlockedAddress, Network, UnsafeUrl, check_url_syntax
@@ -124,16 +124,20 @@ def _refused(error: str) -> Outcome:
 
 
 class WebhookSender:
-    """POSTs signed webhooks through one shared session (whose resolver is the SSRF guard)."""
+    """POSTs signed webhooks through one shared client (whose resolver is the SSRF guard).
+
+    The client keeps no cookies: it serves every tenant, so a cookie kept from
+    one receiver would reach another tenant's endpoint on the same host.
+    """
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         timeout_s: float,
         allowed: tuple[Network, ...] = (),
     ) -> None:
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._client = client
+        self._timeout_s = timeout_s
         self._allowed = allowed
 
     async def post(self, url: str, webhook_id: str, secrets: Sequence[str], body: bytes) -> Outcome:
@@ -171,16 +175,15 @@ class WebhookSender:
             attributes={"url.full": url, "http.request.method": "POST"},
         ) as span:
             try:
-                async with self._session.post(
-                    url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
-                ) as response:
-                    await response.read()
-            except aiohttp.ClientConnectorError as exc:
+                response = await self._client.post(url, body, headers, timeout_s=self._timeout_s)
+            except ConnectError as exc:
                 if isinstance(exc.os_error, BlockedAddress):
                     return done(Result.REFUSED, error=f"url {exc.os_error}"[:_MAX_ERROR])
                 return done(Result.RETRY, error=f"{type(exc).__name__}: {exc}"[:_MAX_ERROR])
-            except (aiohttp.ClientError, TimeoutError) as exc:
+            except (HttpError, OSError) as exc:
                 return done(Result.RETRY, error=f"{type(exc).__name__}: {exc}"[:_MAX_ERROR])
+            except TimeoutError:
+                return done(Result.RETRY, error=f"TimeoutError: no answer in {self._timeout_s} s")
             status = response.status
             span.set_attribute("http.response.status_code", status)
             if 200 <= status < 300:
@@ -190,7 +193,7 @@ class WebhookSender:
                 return done(Result.GONE, status_code=status, error="receiver answered 410 Gone")
             after = None
             if status in (429, 503):
-                after = retry_after_s(response.headers.get("Retry-After"))
+                after = retry_after_s(response.headers.get("retry-after"))
             return done(
                 Result.RETRY,
                 status_code=status,

@@ -11,9 +11,10 @@ connect to any of them. ``allowed`` CIDRs (``WebhookConfig.allowed_private_netwo
 are exempt: tests and on-premises installs deliver to 127.0.0.1 or a LAN.
 
 The check runs when an endpoint is saved and again when each webhook is
-sent: DNS can change after the URL was accepted. At send time the
-``GuardedResolver`` checks what aiohttp actually connects to, so a name that
-resolves differently between a check and the connection cannot slip through.
+sent: DNS can change after the URL was accepted. At send time
+``guarded_resolver`` gives the HTTP client the addresses it connects to, each
+checked, so a name that resolves differently between a check and the
+connection cannot slip through.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
+from libs.http import Resolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -36,7 +36,7 @@ class UnsafeUrl(ValueError):
 
 
 class BlockedAddress(OSError):
-    """A webhook host resolved to an address the guard refuses (raised inside aiohttp)."""
+    """A webhook host resolved to an address the guard refuses (raised inside the HTTP client)."""
 
 
 def parse_networks(cidrs: Iterable[str]) -> tuple[Network, ...]:
@@ -105,25 +105,29 @@ async def check_url(url: str, allowed: tuple[Network, ...] = ()) -> None:
             raise UnsafeUrl(f"host {host!r} resolves to a private or reserved address ({address})")
 
 
-class GuardedResolver(ThreadedResolver):
-    """aiohttp's resolver (the loop's getaddrinfo) that refuses blocked addresses.
+def guarded_resolver(allowed: tuple[Network, ...] = ()) -> Resolver:
+    """The loop's getaddrinfo, refusing a host any of whose addresses is blocked.
 
-    aiohttp reports the ``BlockedAddress`` (an ``OSError``) as a
-    ``ClientConnectorError`` whose ``os_error`` it is.
+    The HTTP client reports the ``BlockedAddress`` (an ``OSError``) as a
+    ``ConnectError`` whose ``os_error`` it is.
     """
 
-    def __init__(self, allowed: tuple[Network, ...] = ()) -> None:
-        super().__init__()
-        self._allowed = allowed
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await super().resolve(host, port, family)
-        for result in results:
-            address = ipaddress.ip_address(result["host"].split("%")[0])
-            if is_blocked(address, self._allowed):
+    async def resolve(host: str, port: int) -> list[str]:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except UnicodeError as exc:
+            raise OSError(f"host {host!r} could not be resolved: {exc}") from exc
+        addresses = []
+        for info in infos:
+            literal = str(info[4][0])
+            address = ipaddress.ip_address(literal.split("%")[0])
+            if is_blocked(address, allowed):
                 raise BlockedAddress(
                     f"host {host!r} resolves to a private or reserved address ({address})"
                 )
-        return results
+            addresses.append(literal)
+        return addresses
+
+    return resolve

@@ -31,8 +31,12 @@ import orjson
 import uvloop
 
 from deploy.local.platform import ROOT, Platform, PlatformConfig
+from libs.http import HttpClient, HttpError
 from loadtests.proc import calibration_ms, cpu_seconds, infra_cpu_seconds, peak_rss_mb, rss_mb
 from tests.helpers.webhooks import Received, WebhookReceiver
+
+# aiohttp's default: an accept slower than this is an error, not a latency.
+REQUEST_TIMEOUT_S = 300.0
 
 FINAL = {
     "message.delivered",
@@ -93,7 +97,7 @@ async def _kill_worker_after(platform: Platform, seconds: float, run: Run) -> No
 
 
 async def _send(
-    session: aiohttp.ClientSession, run: Run, callback: str, headers: dict[str, str]
+    client: HttpClient, url: str, run: Run, callback: str, headers: dict[str, str]
 ) -> None:
     run.offered += 1
     body = {
@@ -105,9 +109,8 @@ async def _send(
     }
     start = time.monotonic()
     try:
-        async with session.post("/v1/messages", data=orjson.dumps(body), headers=headers) as r:
-            payload = await r.read()
-    except (aiohttp.ClientError, OSError) as exc:
+        r = await client.post(url, orjson.dumps(body), headers, timeout_s=REQUEST_TIMEOUT_S)
+    except (HttpError, OSError, TimeoutError) as exc:
         run.errors[type(exc).__name__] = run.errors.get(type(exc).__name__, 0) + 1
         return
     done = time.monotonic()
@@ -115,11 +118,12 @@ async def _send(
         run.rejected += 1
         return
     run.accept_ms.append((done - start) * 1000)
-    run.sent_at[orjson.loads(payload)["id"]] = start
+    run.sent_at[orjson.loads(r.body)["id"]] = start
 
 
 async def closed_loop(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
+    url: str,
     run: Run,
     n: int,
     concurrency: int,
@@ -132,13 +136,14 @@ async def closed_loop(
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            await _send(session, run, callback, headers)
+            await _send(client, url, run, callback, headers)
 
     await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
 async def open_loop(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
+    url: str,
     run: Run,
     rate: float,
     duration: float,
@@ -151,7 +156,7 @@ async def open_loop(
     while (elapsed := time.monotonic() - start) < duration:
         due = int(elapsed * rate) + 1
         while i < due:
-            t = asyncio.create_task(_send(session, run, callback, headers))
+            t = asyncio.create_task(_send(client, url, run, callback, headers))
             tasks.add(t)
             t.add_done_callback(tasks.discard)
             i += 1
@@ -185,12 +190,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         # An open loop past what the platform takes would otherwise open a
         # connection per request in flight; beyond this many they queue here
         # (and their wait counts in the accept latency, from the intended send).
-        connector = aiohttp.TCPConnector(limit=args.connections)
-        urls = [f"http://127.0.0.1:{config.edge_port + i}" for i in range(args.edges)]
-        sessions = [
-            aiohttp.ClientSession(base_url=u, connector=connector, connector_owner=False)
-            for u in urls
-        ]
+        # The lean client the webhook sender uses: the load generator shares the
+        # two cores with the platform, and aiohttp's client costs 4x its CPU.
+        client = HttpClient(limit=args.connections)
+        urls = [f"http://127.0.0.1:{config.edge_port + i}/v1/messages" for i in range(args.edges)]
         calibration = calibration_ms()
         pids = {**platform.pids(), "bench": os.getpid()}
         cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
@@ -202,20 +205,16 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
                 asyncio.create_task(_kill_worker_after(platform, args.kill_worker_after, run))
             )
         t0 = time.monotonic()
-        per = max(1, args.concurrency // len(sessions))
+        per = max(1, args.concurrency // len(urls))
         if args.rate:
+            rate = args.rate / len(urls)
             await asyncio.gather(
-                *(
-                    open_loop(s, run, args.rate / len(sessions), args.duration, callback, headers)
-                    for s in sessions
-                )
+                *(open_loop(client, u, run, rate, args.duration, callback, headers) for u in urls)
             )
         else:
+            n = args.messages // len(urls)
             await asyncio.gather(
-                *(
-                    closed_loop(s, run, args.messages // len(sessions), per, callback, headers)
-                    for s in sessions
-                )
+                *(closed_loop(client, u, run, n, per, callback, headers) for u in urls)
             )
         t_accepted = time.monotonic()
         deadline = t_accepted + args.drain_timeout
@@ -228,9 +227,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         same = {n: pid for n, pid in pids.items() if platform.pids().get(n, pid) == pid}
         cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_cpu_seconds()
         work_after = await platform.work_counts()
-        for s in sessions:
-            await s.close()
-        await connector.close()
+        await client.close()
         async with (
             aiohttp.ClientSession() as s,
             s.get(f"http://127.0.0.1:{config.smsc_control_port}/stats") as r,

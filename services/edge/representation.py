@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -21,11 +22,14 @@ def rfc3339(ts: Timestamp) -> str | None:
     """UTC with milliseconds (``2026-11-27T10:40:46.123Z``); None for an unset timestamp."""
     if not ts.seconds and not ts.nanos:
         return None
-    # time.gmtime rather than Timestamp.ToDatetime: this runs for every response
-    # and webhook, and the protobuf helper is several times slower.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts.seconds)) + (
-        f".{ts.nanos // 1_000_000:03d}Z"
-    )
+    return f"{_second(ts.seconds)}.{ts.nanos // 1_000_000:03d}Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    # Runs three times for every response and webhook, mostly for the same few
+    # seconds; time.gmtime rather than Timestamp.ToDatetime, several times slower.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def message_json(msg: sms_pb2.Message, *, with_history: bool = False) -> dict[str, Any]:

@@ -20,6 +20,7 @@ connection cannot slip through.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -69,10 +70,13 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def check_url_syntax(url: str, allowed: tuple[Network, ...] = ()) -> str:
     """The URL's host, after checking its scheme and (if the host is an IP) its address.
 
     Needs no DNS: a host name is checked by ``check_url`` or the resolver.
+    Remembered (a refusal is not): it runs before every webhook, mostly for
+    the same few URLs.
     """
     try:
         parts = urlsplit(url)

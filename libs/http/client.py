@@ -78,6 +78,8 @@ def _target(method: str, url: str) -> _Target:
         raise ValueError(f"not an http or https URL: {url!r}")
     if not host:
         raise ValueError(f"URL names no host: {url!r}")
+    if any(ch <= " " for ch in host):
+        raise ValueError(f"URL host has spaces or control characters: {url!r}")
     port = parsed.port or _DEFAULT_PORTS[scheme]
     authority = f"[{host}]" if ":" in host else host
     if port != _DEFAULT_PORTS[scheme]:

@@ -396,6 +396,16 @@ async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
 
 
 @on_both_loops
+async def test_a_host_with_spaces_is_refused_before_anything_is_sent() -> None:
+    client = HttpClient()
+    try:
+        with pytest.raises(ValueError, match="spaces or control"):
+            await client.post("http://exa mple.com/", b"", {}, timeout_s=1)
+    finally:
+        await client.close()
+
+
+@on_both_loops
 async def test_header_values_that_would_split_the_request_are_refused() -> None:
     client = HttpClient()
     try:

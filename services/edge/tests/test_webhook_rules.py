@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import random
 from datetime import UTC, datetime, timedelta
@@ -10,9 +11,16 @@ from email.utils import format_datetime
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from libs.http import HttpClient
 from services.edge.webhooks import endpoints
 from services.edge.webhooks.retries import FAILED, PENDING, SUCCEEDED, backoff_s, decide
-from services.edge.webhooks.sender import Outcome, Result, retry_after_s, sign_all
+from services.edge.webhooks.sender import (
+    Outcome,
+    Result,
+    WebhookSender,
+    retry_after_s,
+    sign_all,
+)
 from services.edge.webhooks.ssrf import (
     BlockedAddress,
     UnsafeUrl,
@@ -189,3 +197,15 @@ def test_event_type_filters(patterns: list[str], event_type: str, wanted: bool) 
 def test_known_event_types_are_the_message_statuses() -> None:
     assert {"message.sent", "message.delivered", "message.failed"} <= endpoints.EVENT_TYPES
     assert endpoints.invalid_event_types(["message.sent", "*", "message.boom"]) == ["message.boom"]
+
+
+async def test_a_url_the_client_cannot_use_is_refused_not_raised() -> None:
+    client = HttpClient()
+    try:
+        sender = WebhookSender(client, 1.0)
+        secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
+        outcome = await sender.post("http://exa mple.com/hook", "evt_1", [secret], b"{}")
+    finally:
+        await client.close()
+    assert outcome.result is Result.REFUSED
+    assert outcome.error is not None and outcome.error.startswith("url ")

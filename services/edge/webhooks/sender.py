@@ -184,6 +184,9 @@ class WebhookSender:
                 return done(Result.RETRY, error=f"{type(exc).__name__}: {exc}"[:_MAX_ERROR])
             except TimeoutError:
                 return done(Result.RETRY, error=f"TimeoutError: no answer in {self._timeout_s} s")
+            except ValueError as exc:
+                # A URL the syntax check let through but the client cannot use.
+                return done(Result.REFUSED, error=f"url {exc}"[:_MAX_ERROR])
             status = response.status
             span.set_attribute("http.response.status_code", status)
             if 200 <= status < 300:

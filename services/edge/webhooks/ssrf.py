@@ -100,13 +100,11 @@ async def check_url(url: str, allowed: tuple[Network, ...] = ()) -> None:
     if _literal(host) is not None:
         return
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        await guarded_resolver(allowed)(host, 0)
+    except BlockedAddress as exc:
+        raise UnsafeUrl(str(exc)) from exc
+    except OSError as exc:
         raise UnsafeUrl(f"host {host!r} could not be resolved") from exc
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if is_blocked(address, allowed):
-            raise UnsafeUrl(f"host {host!r} resolves to a private or reserved address ({address})")
 
 
 def guarded_resolver(allowed: tuple[Network, ...] = ()) -> Resolver:

@@ -33,7 +33,8 @@ import uvloop
 from deploy.local.platform import ROOT, Platform, PlatformConfig
 from libs.http import HttpClient, HttpError
 from loadtests.proc import calibration_ms, cpu_seconds, infra_cpu_seconds, peak_rss_mb, rss_mb
-from tests.helpers.webhooks import Received, WebhookReceiver
+from loadtests.receiver import BenchReceiver
+from tests.helpers.webhooks import Received
 
 # aiohttp's default: an accept slower than this is an error, not a latency.
 REQUEST_TIMEOUT_S = 300.0
@@ -174,14 +175,12 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         log_dir=str(ROOT / ".bench" / name),
     )
     platform = Platform(config)
-    receiver = WebhookReceiver()
     run = Run()
+    receiver = BenchReceiver(run.record_webhook)
     try:
         await platform.start()
         created = await platform.create_tenant("bench")
         receiver.secret = created["webhook_secret"]
-        receiver.keep = False
-        receiver.on_receive = run.record_webhook
         callback = await receiver.start()
         headers = {
             "Authorization": f"Bearer {created['api_key']}",

@@ -458,6 +458,21 @@ def check_in_cluster_targets(cluster: Cluster) -> list[str]:
                 g.port for g in found[0].settings.of(GrpcServerConfig)
             }:
                 problems.append(f"{w.name}: gRPC target {client.target} reaches no gRPC server")
+                continue
+            # A Service's one virtual IP is one connection, so one replica, for a
+            # gRPC channel; a headless Service names every ready replica.
+            service = cluster.get("Service", host.split(".")[0])
+            headless = service is not None and service["spec"].get("clusterIP") == "None"
+            if not (headless and client.target.startswith("dns:///")):
+                problems.append(
+                    f"{w.name}: gRPC target {client.target} must be dns:/// to a headless"
+                    " Service, or every call goes to one replica"
+                )
+            elif found[1] != int(port):
+                problems.append(
+                    f"{w.name}: gRPC target {client.target}: a headless Service does not"
+                    f" translate ports, the server listens on {found[1]}"
+                )
         for bind in w.settings.of(SmppBindConfig):
             if cluster.get("Service", bind.host.split(".")[0]) is None:
                 continue  # the carrier's SMSC, outside the cluster

@@ -338,6 +338,16 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_in_cluster_targets,
         "reaches no gRPC server",
     ),
+    "gRPC target through a Service's virtual IP": (
+        lambda o: _obj(o, "Service", "sms")["spec"].pop("clusterIP"),
+        check_in_cluster_targets,
+        "every call goes to one replica",
+    ),
+    "gRPC target without dns:///": (
+        lambda o: _set_env(o, "edge", "OMNIGATE_SMS_CLIENT_TARGET", "sms:50051"),
+        check_in_cluster_targets,
+        "every call goes to one replica",
+    ),
     "root user": (
         lambda o: _pod(o, "sms")["securityContext"].__setitem__("runAsUser", 0),
         check_security,

@@ -11,12 +11,18 @@ class GrpcServerConfig:
     port: int = 50051
     # How long SIGTERM waits for in-flight calls before cancelling them.
     grace_s: float = 10.0
+    # Each client connection is closed (GOAWAY, calls in flight finish) after
+    # about this long, so clients resolve the service's name again and spread
+    # their calls over replicas added since (libs/grpc/client.py).
+    max_connection_age_s: float = 60.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.grace_s < 0:
             raise ValueError("grace_s must not be negative")
+        if self.max_connection_age_s <= 0:
+            raise ValueError("max_connection_age_s must be positive")
 
 
 # The grace of a health-only server (libs/grpc/health.py): it has no work in
@@ -27,7 +33,12 @@ HEALTH_GRACE_S = 1.0
 
 @dataclass(frozen=True, slots=True)
 class GrpcClientConfig:
-    """How a caller reaches a service. ``timeout_s`` is the deadline of every call."""
+    """How a caller reaches a service. ``timeout_s`` is the deadline of every call.
+
+    ``target`` is a gRPC name: ``host:port``, or ``dns:///name:port`` for a name
+    with several addresses (a headless Kubernetes Service: one per replica),
+    over which the channel spreads its calls.
+    """
 
     target: str = "127.0.0.1:50051"
     timeout_s: float = 5.0

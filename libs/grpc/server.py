@@ -42,6 +42,9 @@ async def start_server(
             ("grpc.so_reuseport", 0),
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
+            # Calls in flight when the age is reached finish on the old connection.
+            ("grpc.max_connection_age_grace_ms", int(max(config.grace_s, 30.0) * 1000)),
         ],
     )
     register(server)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,10 +14,17 @@ from services.sms.encoding import Encoding
 ENCODING_NUMBERS = {Encoding.GSM7: sms_pb2.ENCODING_GSM7, Encoding.UCS2: sms_pb2.ENCODING_UCS2}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    """A protobuf Timestamp of an aware datetime, to the microsecond.
+
+    Arithmetic rather than ``Timestamp.FromDatetime``, which is several times
+    slower and runs three times for every status event.
+    """
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def message_from_row(

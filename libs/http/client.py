@@ -32,6 +32,9 @@ from yarl import URL
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a server may send before its headers end: httptools itself sets no limit,
+# and the webhook sender talks to servers its tenants choose.
+MAX_HEAD_BYTES = 64 * 1024
 
 
 class HttpError(Exception):
@@ -116,6 +119,7 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
         self._size = 0
+        self._head_bytes = 0
         self._headers_done = False
         self._got_bytes = False
 
@@ -135,8 +139,15 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(InvalidResponse("the server switched protocols"))
+            return
         except httptools.HttpParserError as exc:
             self._fail(InvalidResponse(f"invalid HTTP response: {exc}"))
+            return
+        if not self._headers_done:
+            # Counted by the read (at most the transport's buffer), not by the byte.
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._fail(InvalidResponse(f"response headers longer than {MAX_HEAD_BYTES} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
@@ -161,12 +172,16 @@ class _Connection(asyncio.Protocol):
         if room > 0:
             self._body.append(chunk[:room])
         self._size += len(chunk)
+        if self._size > self._max_body:
+            # Enough read: the answer is what was kept, the rest goes with the connection.
+            self._complete()
 
     def on_message_complete(self) -> None:
         status = self._parser.get_status_code()
         if 100 <= status < 200:
             # An interim answer (103 Early Hints): the real one follows.
             self._headers, self._body, self._size, self._headers_done = {}, [], 0, False
+            self._head_bytes = 0
             return
         self.reusable = self._parser.should_keep_alive() and self._size <= self._max_body
         self._complete()
@@ -177,7 +192,7 @@ class _Connection(asyncio.Protocol):
         """Send one request and await its answer (the caller guards the time it takes)."""
         assert self.transport is not None
         self._waiter = asyncio.get_running_loop().create_future()
-        self._headers, self._body, self._size = {}, [], 0
+        self._headers, self._body, self._size, self._head_bytes = {}, [], 0, 0
         self._headers_done = self._got_bytes = False
         self.reusable = False
         self.transport.write(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -209,6 +210,44 @@ async def test_an_interim_answer_is_skipped() -> None:
         async with raw_server(answer) as base:
             r = await client.post(f"{base}/", b"x", {}, timeout_s=5)
         assert (r.status, r.body, dict(r.headers)) == (200, b"ok", {"content-length": "2"})
+    finally:
+        await client.close()
+
+
+@on_both_loops
+async def test_endless_headers_are_an_invalid_response_not_a_memory_sink() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nx-long: ")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # 10 MB of one header value, if read
+                writer.write(b"a" * 10_000)
+                await writer.drain()
+
+    client = HttpClient()
+    try:
+        async with raw_server(answer) as base:
+            with pytest.raises(InvalidResponse, match="headers longer"):
+                await client.post(f"{base}/", b"x", {}, timeout_s=5)
+    finally:
+        await client.close()
+
+
+@on_both_loops
+async def test_an_endless_body_is_cut_at_the_cap_without_waiting_for_its_end() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 500 Oops\r\ntransfer-encoding: chunked\r\n\r\n")
+        with contextlib.suppress(ConnectionError):
+            while True:  # never ends: only the client hanging up stops it
+                writer.write(b"2710\r\n" + b"b" * 10_000 + b"\r\n")
+                await writer.drain()
+
+    client = HttpClient(max_body=50_000)
+    try:
+        async with raw_server(answer) as base:
+            r = await client.post(f"{base}/", b"x", {}, timeout_s=5)
+        assert (r.status, len(r.body)) == (500, 50_000)
     finally:
         await client.close()
 

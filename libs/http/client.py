@@ -18,6 +18,7 @@ the client reports it as a ``ConnectError`` whose ``os_error`` it is.
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -87,8 +88,12 @@ def _target(method: str, url: str) -> _Target:
     authority = f"[{host}]" if ":" in host else host
     if port != _DEFAULT_PORTS[scheme]:
         authority = f"{authority}:{port}"
-    line = f"{method} {parsed.raw_path_qs or '/'} HTTP/1.1\r\nhost: {authority}\r\n"
-    return _Target((scheme, host, port), line.encode("ascii"))
+    head = f"{method} {parsed.raw_path_qs or '/'} HTTP/1.1\r\nhost: {authority}\r\n"
+    if parsed.user is not None:
+        # https://user:password@host/ as Twilio's callbacks allow: Basic authentication.
+        credentials = f"{parsed.user}:{parsed.password or ''}".encode()
+        head += f"authorization: Basic {base64.b64encode(credentials).decode()}\r\n"
+    return _Target((scheme, host, port), head.encode("ascii"))
 
 
 def _header_block(headers: Mapping[str, str], body: bytes) -> bytes:

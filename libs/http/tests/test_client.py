@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -112,6 +113,23 @@ async def test_posts_the_body_and_headers_and_returns_the_answer() -> None:
             "sig": "v1,abc",
             "host": f"127.0.0.1:{port}",
         }
+    finally:
+        await client.close()
+
+
+@on_both_loops
+async def test_credentials_in_the_url_are_sent_as_basic_authentication() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(text=request.headers.get("Authorization", "none"))
+
+    client = HttpClient()
+    try:
+        async with serve(handler) as base:
+            with_them = base.replace("http://", "http://hook%40user:p%3Ass@")
+            r = await client.post(f"{with_them}/", b"", {}, timeout_s=5)
+            plain = await client.post(f"{base}/", b"", {}, timeout_s=5)
+        assert r.body == b"Basic " + base64.b64encode(b"hook@user:p:ss")
+        assert plain.body == b"none"
     finally:
         await client.close()
 

@@ -32,18 +32,17 @@ async def test_verifies_every_webhook_and_answers_each() -> None:
     got: list[Received] = []
     receiver = BenchReceiver(got.append)
     receiver.secret = SECRET
-    client = HttpClient()
+    bodies = [
+        orjson.dumps({"type": "message.delivered", "data": {"id": f"m{i}"}}) for i in range(3)
+    ]
+    url = await receiver.start()
     try:
-        url = await receiver.start()
-        bodies = [
-            orjson.dumps({"type": "message.delivered", "data": {"id": f"m{i}"}}) for i in range(3)
-        ]
-        for i, body in enumerate(bodies):
-            secret = OTHER if i == 1 else SECRET
-            r = await client.post(url, body, signed(secret, f"evt_{i}", body), timeout_s=5)
-            assert r.status == 200
+        async with HttpClient() as client:
+            for i, body in enumerate(bodies):
+                secret = OTHER if i == 1 else SECRET
+                r = await client.post(url, body, signed(secret, f"evt_{i}", body), timeout_s=5)
+                assert r.status == 200
     finally:
-        await client.close()
         await receiver.stop()
     assert [g.payload["data"]["id"] for g in got] == ["m0", "m1", "m2"]
     assert [g.verified for g in got] == [True, False, True]

@@ -98,8 +98,7 @@ async def test_posts_the_body_and_headers_and_returns_the_answer() -> None:
         )
         return web.Response(status=201, text="thanks", headers={"Retry-After": "7"})
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with serve(handler) as base:
             r = await client.post(
                 f"{base}/hooks/a?x=1", b'{"a":1}', {"webhook-signature": "v1,abc"}, timeout_s=5
@@ -113,8 +112,6 @@ async def test_posts_the_body_and_headers_and_returns_the_answer() -> None:
             "sig": "v1,abc",
             "host": f"127.0.0.1:{port}",
         }
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -122,16 +119,13 @@ async def test_credentials_in_the_url_are_sent_as_basic_authentication() -> None
     async def handler(request: web.Request) -> web.Response:
         return web.Response(text=request.headers.get("Authorization", "none"))
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with serve(handler) as base:
             with_them = base.replace("http://", "http://hook%40user:p%3Ass@")
             r = await client.post(f"{with_them}/", b"", {}, timeout_s=5)
             plain = await client.post(f"{base}/", b"", {}, timeout_s=5)
         assert r.body == b"Basic " + base64.b64encode(b"hook@user:p:ss")
         assert plain.body == b"none"
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -143,14 +137,11 @@ async def test_a_connection_is_kept_alive_and_reused() -> None:
         peers.append(request.transport.get_extra_info("peername"))
         return web.Response(status=204)
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with serve(handler) as base:
             for _ in range(5):
                 assert (await client.post(f"{base}/", b"x", {}, timeout_s=5)).status == 204
         assert len(peers) == 5 and len(set(peers)) == 1
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -162,14 +153,11 @@ async def test_connection_close_is_honoured() -> None:
         peers.append(request.transport.get_extra_info("peername"))
         return web.Response(status=200, headers={"Connection": "close"})
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with serve(handler) as base:
             for _ in range(3):
                 assert (await client.post(f"{base}/", b"x", {}, timeout_s=5)).status == 200
         assert len(set(peers)) == 3
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -183,8 +171,7 @@ async def test_a_chunked_answer_is_read_whole_and_a_large_one_capped() -> None:
         await response.write_eof()
         return response
 
-    client = HttpClient(max_body=5000)
-    try:
+    async with HttpClient(max_body=5000) as client:
         async with serve(handler) as base:
             small = await client.post(f"{base}/?chunks=2", b"", {}, timeout_s=5)
             large = await client.post(f"{base}/?chunks=50", b"", {}, timeout_s=5)
@@ -192,8 +179,6 @@ async def test_a_chunked_answer_is_read_whole_and_a_large_one_capped() -> None:
         assert (small.status, len(small.body)) == (500, 2000)
         assert (large.status, len(large.body)) == (500, 5000)
         assert len(after.body) == 1000
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -204,13 +189,10 @@ async def test_an_answer_without_length_runs_to_the_end_of_the_connection() -> N
         await writer.drain()
         writer.close()
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with raw_server(answer) as base:
             r = await client.post(f"{base}/", b"x", {}, timeout_s=5)
         assert (r.status, r.body) == (202, b"see you")
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -223,13 +205,10 @@ async def test_an_interim_answer_is_skipped() -> None:
         )
         await writer.drain()
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with raw_server(answer) as base:
             r = await client.post(f"{base}/", b"x", {}, timeout_s=5)
         assert (r.status, r.body, dict(r.headers)) == (200, b"ok", {"content-length": "2"})
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -242,13 +221,9 @@ async def test_endless_headers_are_an_invalid_response_not_a_memory_sink() -> No
                 writer.write(b"a" * 10_000)
                 await writer.drain()
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            with pytest.raises(InvalidResponse, match="headers longer"):
-                await client.post(f"{base}/", b"x", {}, timeout_s=5)
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        with pytest.raises(InvalidResponse, match="headers longer"):
+            await client.post(f"{base}/", b"x", {}, timeout_s=5)
 
 
 @on_both_loops
@@ -261,13 +236,10 @@ async def test_an_endless_body_is_cut_at_the_cap_without_waiting_for_its_end() -
                 writer.write(b"2710\r\n" + b"b" * 10_000 + b"\r\n")
                 await writer.drain()
 
-    client = HttpClient(max_body=50_000)
-    try:
+    async with HttpClient(max_body=50_000) as client:
         async with raw_server(answer) as base:
             r = await client.post(f"{base}/", b"x", {}, timeout_s=5)
         assert (r.status, len(r.body)) == (500, 50_000)
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -277,13 +249,9 @@ async def test_garbage_is_an_invalid_response() -> None:
         writer.write(b"SSH-2.0-OpenSSH_9.2\r\n")
         await writer.drain()
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            with pytest.raises(InvalidResponse):
-                await client.post(f"{base}/", b"x", {}, timeout_s=5)
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        with pytest.raises(InvalidResponse):
+            await client.post(f"{base}/", b"x", {}, timeout_s=5)
 
 
 @on_both_loops
@@ -294,13 +262,9 @@ async def test_a_server_that_hangs_up_mid_answer_is_a_disconnect() -> None:
         await writer.drain()
         writer.close()
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            with pytest.raises(ServerDisconnected):
-                await client.post(f"{base}/", b"x", {}, timeout_s=5)
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        with pytest.raises(ServerDisconnected):
+            await client.post(f"{base}/", b"x", {}, timeout_s=5)
 
 
 @on_both_loops
@@ -310,14 +274,10 @@ async def test_a_kept_connection_closed_by_the_server_is_not_reused() -> None:
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
         await writer.drain()  # and closed at once, as an idle keep-alive timeout would
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            assert (await client.post(f"{base}/1", b"a", {}, timeout_s=5)).status == 200
-            await asyncio.sleep(0.1)
-            assert (await client.post(f"{base}/2", b"b", {}, timeout_s=5)).status == 200
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        assert (await client.post(f"{base}/1", b"a", {}, timeout_s=5)).status == 200
+        await asyncio.sleep(0.1)
+        assert (await client.post(f"{base}/2", b"b", {}, timeout_s=5)).status == 200
 
 
 @on_both_loops
@@ -338,14 +298,11 @@ async def test_a_request_the_server_hung_up_on_unanswered_is_sent_again_once() -
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             await writer.drain()
 
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         async with raw_server(answer) as base:
             assert (await client.post(f"{base}/1", b"a", {}, timeout_s=5)).status == 200
             assert (await client.post(f"{base}/2", b"b", {}, timeout_s=5)).status == 200
         assert requests == [(1, b"/1"), (1, b"/2"), (2, b"/2")]
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -353,13 +310,9 @@ async def test_a_fresh_connection_hung_up_on_is_a_disconnect() -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            with pytest.raises(ServerDisconnected):
-                await client.post(f"{base}/", b"x", {}, timeout_s=5)
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        with pytest.raises(ServerDisconnected):
+            await client.post(f"{base}/", b"x", {}, timeout_s=5)
 
 
 @on_both_loops
@@ -371,14 +324,10 @@ async def test_a_slow_server_is_a_timeout_and_its_connection_closed() -> None:
         await reader.read()  # no answer; until the client closes its end
         hung_up.set()
 
-    client = HttpClient()
-    try:
-        async with raw_server(answer) as base:
-            with pytest.raises(TimeoutError):
-                await client.post(f"{base}/", b"x", {}, timeout_s=0.2)
-            await asyncio.wait_for(hung_up.wait(), 2)
-    finally:
-        await client.close()
+    async with HttpClient() as client, raw_server(answer) as base:
+        with pytest.raises(TimeoutError):
+            await client.post(f"{base}/", b"x", {}, timeout_s=0.2)
+        await asyncio.wait_for(hung_up.wait(), 2)
 
 
 @on_both_loops
@@ -392,20 +341,15 @@ async def test_refused_and_blocked_connections_are_connect_errors() -> None:
     async def ok(request: web.Request) -> web.Response:
         return web.Response()
 
-    client = HttpClient()
-    blocking = HttpClient(resolve=refuse)
-    try:
-        async with serve(ok) as base:
-            pass  # closed again: nothing listens on its port now
+    async with serve(ok) as base:
+        pass  # closed again: nothing listens on its port now
+    async with HttpClient() as client, HttpClient(resolve=refuse) as blocking:
         with pytest.raises(ConnectError) as refused:
             await client.post(f"{base}/", b"x", {}, timeout_s=5)
         assert isinstance(refused.value.os_error, ConnectionRefusedError)
         with pytest.raises(ConnectError) as blocked:
             await blocking.post("http://example.test/", b"x", {}, timeout_s=5)
         assert isinstance(blocked.value.os_error, Blocked)
-    finally:
-        await client.close()
-        await blocking.close()
 
 
 @on_both_loops
@@ -420,16 +364,13 @@ async def test_no_more_requests_in_flight_than_the_limit() -> None:
         now -= 1
         return web.Response(status=204)
 
-    client = HttpClient(limit=3)
-    try:
+    async with HttpClient(limit=3) as client:
         async with serve(handler) as base:
             answers = await asyncio.gather(
                 *(client.post(f"{base}/", b"x", {}, timeout_s=5) for _ in range(12))
             )
         assert {a.status for a in answers} == {204}
         assert peak == 3
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -443,33 +384,23 @@ async def test_idle_connections_are_closed_after_the_idle_timeout() -> None:
         await reader.read()  # until the client closes its end
         closed.set()
 
-    client = HttpClient(idle_timeout_s=0.1)
-    try:
-        async with raw_server(answer) as base:
-            await client.post(f"{base}/", b"x", {}, timeout_s=5)
-            await asyncio.wait_for(closed.wait(), 5)
-    finally:
-        await client.close()
+    async with HttpClient(idle_timeout_s=0.1) as client, raw_server(answer) as base:
+        await client.post(f"{base}/", b"x", {}, timeout_s=5)
+        await asyncio.wait_for(closed.wait(), 5)
 
 
 @on_both_loops
 async def test_a_host_with_spaces_is_refused_before_anything_is_sent() -> None:
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         with pytest.raises(ValueError, match="spaces or control"):
             await client.post("http://exa mple.com/", b"", {}, timeout_s=1)
-    finally:
-        await client.close()
 
 
 @on_both_loops
 async def test_header_values_that_would_split_the_request_are_refused() -> None:
-    client = HttpClient()
-    try:
+    async with HttpClient() as client:
         with pytest.raises(ValueError, match="would break"):
             await client.post("http://127.0.0.1:9/", b"", {"x": "a\r\nb: c"}, timeout_s=1)
-    finally:
-        await client.close()
 
 
 @on_both_loops
@@ -486,19 +417,17 @@ async def test_https_checks_the_certificate_against_the_host_name() -> None:
     async def to_loopback(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]
 
-    good = HttpClient(ssl_context=trusting, resolve=to_loopback)
-    untrusting = HttpClient(resolve=to_loopback)
-    try:
-        async with serve(handler, ssl_context=server_ctx) as base:
-            r = await good.post(f"{base}/", b"x", {}, timeout_s=5)
-            assert (r.status, r.body) == (200, b"https")
-            with pytest.raises(ConnectError) as failed:
-                await untrusting.post(f"{base}/", b"x", {}, timeout_s=5)
-            assert isinstance(failed.value.os_error, ssl.SSLCertVerificationError)
-            # The certificate names localhost, not this address.
-            wrong_name = base.replace("localhost", "127.0.0.1")
-            with pytest.raises(ConnectError):
-                await good.post(f"{wrong_name}/", b"x", {}, timeout_s=5)
-    finally:
-        await good.close()
-        await untrusting.close()
+    async with (
+        HttpClient(ssl_context=trusting, resolve=to_loopback) as good,
+        HttpClient(resolve=to_loopback) as untrusting,
+        serve(handler, ssl_context=server_ctx) as base,
+    ):
+        r = await good.post(f"{base}/", b"x", {}, timeout_s=5)
+        assert (r.status, r.body) == (200, b"https")
+        with pytest.raises(ConnectError) as failed:
+            await untrusting.post(f"{base}/", b"x", {}, timeout_s=5)
+        assert isinstance(failed.value.os_error, ssl.SSLCertVerificationError)
+        # The certificate names localhost, not this address.
+        wrong_name = base.replace("localhost", "127.0.0.1")
+        with pytest.raises(ConnectError):
+            await good.post(f"{wrong_name}/", b"x", {}, timeout_s=5)

@@ -28,10 +28,9 @@ async def test_stop_hands_the_listening_connection_back_without_its_listeners(
 ) -> None:
     # asyncpg warns (an error here: pyproject's filterwarnings) when a
     # connection comes back to the pool still listening.
-    client = HttpClient()
-    dispatcher = Dispatcher(pool, WebhookSender(client, 1.0), WebhookConfig())
-    await dispatcher.start()
-    await dispatcher.stop()
-    await client.close()
+    async with HttpClient() as client:
+        dispatcher = Dispatcher(pool, WebhookSender(client, 1.0), WebhookConfig())
+        await dispatcher.start()
+        await dispatcher.stop()
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0

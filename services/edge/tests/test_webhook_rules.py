@@ -200,12 +200,9 @@ def test_known_event_types_are_the_message_statuses() -> None:
 
 
 async def test_a_url_the_client_cannot_use_is_refused_not_raised() -> None:
-    client = HttpClient()
-    try:
+    secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
+    async with HttpClient() as client:
         sender = WebhookSender(client, 1.0)
-        secret = "whsec_" + base64.b64encode(b"k" * 24).decode()
         outcome = await sender.post("http://exa mple.com/hook", "evt_1", [secret], b"{}")
-    finally:
-        await client.close()
     assert outcome.result is Result.REFUSED
     assert outcome.error is not None and outcome.error.startswith("url ")

@@ -73,3 +73,21 @@ async def test_a_server_closes_old_connections_so_clients_connect_again() -> Non
             _, later = await _ask(channel)
     # Another source port: a new connection, made after resolving the name again.
     assert later != first
+
+
+async def test_no_call_fails_while_connections_are_aged_out() -> None:
+    async with servers("a", "b", max_connection_age_s=0.2) as (a, b):
+        target = f"ipv4:127.0.0.1:{a.port},127.0.0.1:{b.port}"
+        async with open_channel(GrpcClientConfig(target=target)) as channel:
+            deadline = asyncio.get_running_loop().time() + 2.0
+
+            async def caller() -> int:
+                calls = 0
+                while asyncio.get_running_loop().time() < deadline:
+                    await _ask(channel)  # any failure fails the test
+                    calls += 1
+                return calls
+
+            counts = await asyncio.gather(*(caller() for _ in range(8)))
+    # Ten generations of connections at least, and calls all through.
+    assert min(counts) > 50

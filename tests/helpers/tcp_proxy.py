@@ -3,7 +3,8 @@
 ``cut()`` aborts every connection in flight (the client sees a reset, as
 when a broker restarts or a load balancer drops it) and keeps refusing new
 ones until ``restore()``, so a test can hold an outage open for as long as
-it wants to observe reconnecting.
+it wants to observe reconnecting. ``freeze()`` holds every byte instead,
+with the connections open (a server that stops answering), until ``thaw()``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class TcpProxy:
         self._open: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self._refusing = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
         self.connections = 0  # accepted and forwarded, over the proxy's life
 
@@ -51,6 +54,13 @@ class TcpProxy:
     def restore(self) -> None:
         self._refusing = False
 
+    def freeze(self) -> None:
+        """Forward nothing more, in either direction, until ``thaw``; close nothing."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def _drop_all(self) -> None:
         for writer in list(self._open):
             writer.transport.abort()
@@ -75,6 +85,7 @@ class TcpProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.IncompleteReadError):
             while data := await src.read(65536):
+                await self._flowing.wait()
                 dst.write(data)
                 await dst.drain()
         # One side ended: end the other, as a real connection would.

@@ -23,6 +23,7 @@ from libs.bus import (
     Consumer,
     Delivery,
     OutgoingMessage,
+    PublishFailed,
     QueueSpec,
 )
 from tests.helpers.bus import Collector
@@ -172,3 +173,22 @@ async def test_a_consumer_the_broker_cancels_consumes_again(
             while not await arrived():
                 pass
     assert int.from_bytes(got.deliveries[-1].body, "big") > 1
+
+
+async def test_a_broker_that_stops_answering_fails_the_batch_within_the_deadline(
+    bus_config: BusConfig, proxy: TcpProxy
+) -> None:
+    url = URL(bus_config.url).with_port(proxy.port)
+    config = dataclasses.replace(bus_config, url=str(url), publish_timeout_s=0.5)
+    async with await Bus.connect(config, name="frozen") as bus:
+        proxy.freeze()
+        batch = [event(n) for n in range(5)]
+        started = asyncio.get_running_loop().time()
+        try:
+            with pytest.raises(PublishFailed) as info:
+                await bus.publisher.publish_many(batch)
+        finally:
+            proxy.thaw()
+        assert asyncio.get_running_loop().time() - started < 3
+        assert set(info.value.failures) == {m.message_id for m in batch}
+        assert info.value.retryable

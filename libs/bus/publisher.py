@@ -82,7 +82,7 @@ class Publisher:
         if not messages:
             return
         channel = await self._underlay()
-        # One deadline for the batch, not a timer per message (a sixth of a
+        # One deadline for the batch, not a timer per message (13 % of a
         # publish's CPU here): they are all in flight together anyway.
         try:
             async with asyncio.timeout(self._config.publish_timeout_s):

@@ -27,6 +27,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 from opentelemetry import trace
 from prometheus_client import Counter
 
+from libs.aio import gather_outcomes
 from libs.bus import tracing
 from libs.bus.config import BusConfig
 from libs.bus.message import CONTENT_TYPE, TENANT_HEADER, OutgoingMessage
@@ -86,9 +87,7 @@ class Publisher:
         # publish's CPU here): they are all in flight together anyway.
         try:
             async with asyncio.timeout(self._config.publish_timeout_s):
-                results = await asyncio.gather(
-                    *(self._publish_one(channel, m) for m in messages), return_exceptions=True
-                )
+                results = await gather_outcomes(*(self._publish_one(channel, m) for m in messages))
         except TimeoutError:
             late = TimeoutError(f"not all confirmed within {self._config.publish_timeout_s} s")
             results = [late] * len(messages)

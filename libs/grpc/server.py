@@ -43,7 +43,8 @@ async def start_server(
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             ("grpc.max_connection_age_ms", int(config.max_connection_age_s * 1000)),
-            # Calls in flight when the age is reached finish on the old connection.
+            # Calls in flight when the age is reached finish on the old connection
+            # (30 s: longer than any caller's deadline, 5 s by default).
             ("grpc.max_connection_age_grace_ms", int(max(config.grace_s, 30.0) * 1000)),
         ],
     )

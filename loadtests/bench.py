@@ -9,12 +9,13 @@ Standard Webhooks signature. The load is a closed loop (``--messages`` with
 
 Figures: offered, accepted, accepted_per_s, e2e_per_s (final receipt webhook
 received), accept/e2e latency percentiles, lost (accepted but no final
-webhook), duplicate_submits (counted at the SMSC), bad_signatures, the peak
-RSS of every process and its growth after warm-up (the first 10 % of the
-load), and CPU time per message of every process, PostgreSQL, RabbitMQ and
-Redis included, and database statements and publishes per message (statements
-also by process). ``--kill-worker-after S`` SIGKILLs the sms worker S seconds
-into the load and starts it again (the crash drill).
+webhook), duplicate_submits (counted at the SMSC), bad_signatures,
+duplicate_webhooks (a webhook-id received again), the peak RSS of every
+process and its growth after warm-up (the first 10 % of the load), and CPU
+time per message of every process, PostgreSQL, RabbitMQ and Redis included,
+and database statements and publishes per message (also by process).
+``--kill-worker-after S`` SIGKILLs the sms worker S seconds into the load
+and starts it again (the crash drill).
 """
 
 from __future__ import annotations
@@ -56,8 +57,14 @@ class Run:
     rejected: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # no HTTP answer, by exception
     worker_killed_at: int | None = None  # messages accepted when the worker was SIGKILLed
+    webhook_ids: set[str] = field(default_factory=set)
+    duplicate_webhooks: int = 0  # the same webhook-id received again
 
     def record_webhook(self, hook: Received) -> None:
+        webhook_id = hook.headers.get("webhook-id", "")
+        if webhook_id in self.webhook_ids:
+            self.duplicate_webhooks += 1
+        self.webhook_ids.add(webhook_id)
         if hook.payload["type"] in FINAL:
             self.final_at.setdefault(hook.payload["data"]["id"], hook.at)
 
@@ -263,6 +270,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "errors": run.errors,
             "duplicate_submits": smsc.get("duplicate_submits"),
             "bad_signatures": receiver.bad_signatures,
+            "duplicate_webhooks": run.duplicate_webhooks,
             "peak_rss_mb": rss,
             "rss_growth_after_warmup_pct": memory.growth_pct(platform),
             # Per accepted message, whatever the machine's speed (see loadtests/proc.py).
@@ -273,6 +281,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
                 n: round(w[0] / accepted, 3) for n, w in work.items()
             },
             "publishes_per_msg": round(publishes / accepted, 2),
+            "publishes_per_msg_by_process": {n: round(w[1] / accepted, 3) for n, w in work.items()},
             "calibration_ms": calibration,
             "worker_killed_at_accepted": run.worker_killed_at,
         }

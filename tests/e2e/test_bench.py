@@ -24,6 +24,7 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     figures = orjson.loads(done.stdout.splitlines()[-1])
     assert (figures["offered"], figures["accepted"]) == (300, 300)
     assert (figures["lost"], figures["duplicate_submits"], figures["bad_signatures"]) == (0, 0, 0)
+    assert figures["duplicate_webhooks"] == 0
     processes = {"devsmsc", "sms", "sms-worker-0", "webhooks", "edge-0"}
     assert set(figures["peak_rss_mb"]) == processes
     assert processes | {"postgres", "rabbitmq", "redis", "bench", "total"} <= set(
@@ -32,4 +33,5 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     by_process = figures["db_statements_per_msg_by_process"]
     assert by_process["sms"] > 0 and by_process["sms-worker-0"] > 0
     assert figures["publishes_per_msg"] >= 2  # its two status events, at least
+    assert figures["publishes_per_msg_by_process"]["sms-worker-0"] == 2.0
     assert figures["e2e_per_s"] > 0

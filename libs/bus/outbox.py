@@ -280,8 +280,13 @@ class OutboxRelay:
 
     async def _publish_fresh(self) -> int:
         total = 0
-        while self._fresh:
-            batch = self._fresh[: self._batch_size]
+        # Only what was handed over by now. Under a steady flow the list is
+        # never empty: publishing until it is would starve the deletes, and a
+        # published row left in the table for handover_s is an orphan to the
+        # other relays, which publish it again.
+        pending = len(self._fresh)
+        while pending > 0:
+            batch = self._fresh[: min(self._batch_size, pending)]
             try:
                 await self._publisher.publish_many([m for _, m in batch])
             except BaseException:
@@ -290,6 +295,7 @@ class OutboxRelay:
                 self._recovering = True
                 raise
             del self._fresh[: len(batch)]
+            pending -= len(batch)
             if not self._published:
                 self._published_since = time.monotonic()
             self._published.extend(i for i, _ in batch)
@@ -372,7 +378,7 @@ class OutboxRelay:
                 await _wait(self._stopping, delay)
                 continue
             failures = 0
-            if stopping:
+            if stopping and not self._fresh:
                 return
             if self.relayed - self._vacuumed_at >= self._vacuum_every:
                 await self._vacuum()

@@ -37,18 +37,24 @@ class Recording:
     """A publisher that records what it was asked to publish, then delegates."""
 
     def __init__(
-        self, inner: Publisher, fail_after_publish: int = 0, fail_before_publish: int = 0
+        self,
+        inner: Publisher,
+        fail_after_publish: int = 0,
+        fail_before_publish: int = 0,
+        confirm_delay_s: float = 0.0,
     ) -> None:
         self.inner = inner
         self.published: list[str] = []
         self.fail_after_publish = fail_after_publish
         self.fail_before_publish = fail_before_publish
+        self.confirm_delay_s = confirm_delay_s  # a busy broker
 
     async def publish_many(self, messages: Sequence[OutgoingMessage]) -> None:
         if self.fail_before_publish:
             self.fail_before_publish -= 1
             raise ConnectionResetError("broker connection lost")
         await self.inner.publish_many(messages)
+        await asyncio.sleep(self.confirm_delay_s)
         self.published.extend(m.message_id for m in messages)
         if self.fail_after_publish:
             # The broker has the messages, but the relay dies before its commit.
@@ -224,6 +230,33 @@ async def test_other_relays_take_handed_over_rows_only_once_orphaned(
     assert await other.relay_once() == 2
     assert len(publisher.published) == 2
     assert await outbox_rows(pool) == 0
+
+
+async def test_a_relay_that_is_never_idle_deletes_what_it_published_in_time(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    # Rows are handed over faster than the broker confirms them, so there is
+    # always something left to publish. The relay must still delete what it
+    # published: another relay takes rows older than its hand-over period as
+    # orphans and would publish them a second time.
+    publisher = Recording(bus.publisher, confirm_delay_s=0.02)
+    others = Recording(bus.publisher)
+    sent: list[OutgoingMessage] = []
+    async with (
+        OutboxRelay(pool, publisher, poll_interval_s=120, delete_every_s=0.05) as relay,
+        OutboxRelay(pool, others, poll_interval_s=0.1, handover_s=1.0),
+    ):
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 2.5
+        while loop.time() < until:
+            more = [event(len(sent) + i) for i in range(5)]
+            await hand_over(pool, relay, more)
+            sent += more
+        left_while_busy = await outbox_rows(pool)
+        await wait_until_empty(pool)
+    assert left_while_busy < len(sent) / 2, f"{left_while_busy} of {len(sent)} rows not deleted"
+    assert others.published == []
+    assert publisher.published == [m.message_id for m in sent]
 
 
 async def test_handed_over_rows_whose_publish_failed_are_swept_after_the_backoff(

@@ -48,6 +48,7 @@ class MicroBatcher(Generic[T, R]):
         self._items: list[T] = []
         self._futures: list[asyncio.Future[R]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._overdue = False  # items are due but every flush was busy
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -60,7 +61,7 @@ class MicroBatcher(Generic[T, R]):
         self._futures.append(fut)
         if len(self._items) >= self._max_size:
             self._dispatch()
-        elif self._timer is None:
+        elif self._timer is None and not self._overdue:
             self._timer = loop.call_later(self._max_delay_s, self._dispatch)
         return await fut
 
@@ -80,6 +81,8 @@ class MicroBatcher(Generic[T, R]):
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        # What is left waits for a flush to finish, which takes it at once.
+        self._overdue = bool(self._items)
 
     async def _run(self, items: list[T], futures: list[asyncio.Future[R]]) -> None:
         try:
@@ -95,7 +98,10 @@ class MicroBatcher(Generic[T, R]):
             return
         finally:
             self._running -= 1
-            self._dispatch()
+            # Only items kept waiting by busy flushes leave now; others gather
+            # until their delay is over (leaving early makes batches small).
+            if self._overdue:
+                self._dispatch()
         for f, r in zip(futures, results, strict=True):
             if not f.done():
                 f.set_result(r)

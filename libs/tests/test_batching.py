@@ -104,3 +104,23 @@ async def test_a_busy_batcher_still_flushes_at_most_max_size_at_once() -> None:
     await asyncio.wait_for(asyncio.gather(first, *rest), 5)
     assert [len(b) for b in flush.batches] == [1, 3, 3, 1]
     await batcher.close()
+
+
+async def test_a_finished_flush_does_not_cut_the_next_batch_short() -> None:
+    # Items gather for their delay unless every flush is busy. Leaving at the
+    # end of any flush made the webhook records' 50 ms batches a quarter of
+    # their size, and four times as many commits.
+    flush = HeldFlush()
+    batcher = MicroBatcher(flush, max_size=2, max_delay_s=60, max_concurrency=2)
+    first = [asyncio.ensure_future(batcher.submit(i)) for i in (0, 1)]  # full: leaves at once
+    await asyncio.sleep(0.01)
+    late = asyncio.ensure_future(batcher.submit(2))
+    await asyncio.sleep(0.01)
+    flush.release.set()
+    await asyncio.wait_for(asyncio.gather(*first), 5)
+    await asyncio.sleep(0.01)
+    assert flush.batches == [[0, 1]]
+    last = asyncio.ensure_future(batcher.submit(3))  # fills the waiting batch
+    await asyncio.wait_for(asyncio.gather(late, last), 5)
+    assert flush.batches == [[0, 1], [2, 3]]
+    await batcher.close()

@@ -76,6 +76,7 @@ class BatchConsumer(BaseConsumer):
         self._buffer: list[tuple[DeliveredMessage, Delivery, int]] = []
         self._buffered = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._overdue = False  # messages are due but every batch was busy
         self._batches: set[asyncio.Task[None]] = set()
 
     async def _on_message(self, message: DeliveredMessage) -> None:
@@ -86,7 +87,7 @@ class BatchConsumer(BaseConsumer):
         self._buffered += weight
         if self._buffered >= self._max_batch:
             self._flush()
-        elif self._timer is None:
+        elif self._timer is None and not self._overdue:
             self._timer = asyncio.get_running_loop().call_later(self._max_wait_s, self._flush)
 
     async def _before_drain(self) -> None:
@@ -111,10 +112,15 @@ class BatchConsumer(BaseConsumer):
             task = asyncio.create_task(self._run(batch), name=f"{self.queue} batch")
             self._batches.add(task)
             task.add_done_callback(self._batch_done)
+        # What is left waits for a batch to finish, which takes it at once.
+        self._overdue = bool(self._buffer)
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._batches.discard(task)
-        self._flush()
+        # Only messages kept waiting by busy batches leave now; others gather
+        # until their wait is over (leaving early makes batches small).
+        if self._overdue:
+            self._flush()
 
     async def _run(self, batch: list[tuple[DeliveredMessage, Delivery]]) -> None:
         deliveries = [d for _, d in batch]

@@ -141,6 +141,39 @@ async def test_messages_arriving_while_batches_are_busy_make_one_bigger_batch(
     assert sizes == [1, 5]
 
 
+async def test_a_finished_batch_does_not_cut_the_next_one_short(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    # Messages gather for their wait unless every batch is busy: leaving at
+    # the end of any batch made two workers' batches a quarter of one's.
+    spec = QueueSpec("test.batch.wait", events=("test.thing.*",))
+    declared.append(spec)
+    sizes: list[int] = []
+    release = asyncio.Event()
+
+    async def handler(batch: list[Delivery]) -> None:
+        sizes.append(len(batch))
+        await release.wait()
+
+    async def handled(n: int) -> None:
+        for _ in range(100):
+            if sum(sizes) >= n:
+                return
+            await asyncio.sleep(0.02)
+
+    async with BatchConsumer(bus, spec, handler, max_batch=2, max_wait_s=60, max_concurrency=2):
+        await bus.publisher.publish_many([event(), event()])  # full: leaves at once
+        await handled(2)
+        await bus.publisher.publish(event())
+        await asyncio.sleep(0.1)
+        release.set()
+        await asyncio.sleep(0.1)
+        assert sizes == [2]
+        await bus.publisher.publish(event())  # fills the waiting batch
+        await handled(4)
+    assert sizes == [2, 2]
+
+
 async def test_batches_are_sized_by_weight_and_a_heavy_message_goes_alone(
     bus: Bus, declared: list[QueueSpec]
 ) -> None:

@@ -15,9 +15,13 @@ Two ways a row reaches the relay:
   later. No claim, no transaction and no empty rounds: one DELETE per
   ``delete_every_s`` instead of BEGIN, a claiming DELETE and COMMIT per
   wake-up, and one relay never takes another's rows, so more replicas do
-  not mean more rounds. Other relays leave an owned row alone for
-  ``handover_s``; after that it is taken as an orphan (its writer died
-  between commit and publish), so that is how late such a message can be.
+  not mean more rounds. A relay holds an advisory lock named after its
+  owner token on its LISTEN connection for as long as it runs; other
+  relays take an owned row as an orphan only once it is ``handover_s`` old
+  and nobody holds its owner's lock (its process died between commit and
+  publish, and with it the connection), so that is how late such a
+  message can be. A relay that is merely behind keeps its rows: taken by
+  age alone, a busy worker's were published twice.
 - **Swept**: rows written without an owner (``add_to_outbox`` sends a
   NOTIFY for them), orphans, and, after a failed publish, the relay's own
   rows are claimed with ``FOR UPDATE SKIP LOCKED`` (replicas never wait for
@@ -65,13 +69,23 @@ _CHANNEL_SQL = "left('omnigate.outbox.' || current_schema(), 63)"
 _COLUMNS = "exchange, routing_key, message_id, type, tenant_id, headers, body, created_at"
 _ARRAY_TYPES = ("text", "text", "text", "text", "text", "text", "bytea", "timestamptz")
 
-# Unowned rows, orphans (owned, but older than the hand-over period) and,
-# when $2 is this relay's token, its own.
+# A running relay's lock (the two-key form, which no other lock of ours uses).
+_OWNER_LOCK_KEYS = "hashtext($1), hashtext($1 || ':outbox')"
+
+# Unowned rows, orphans (owned, older than the hand-over period, and their
+# relay's lock free) and, when $2 is this relay's token, its own.
 _SWEEP = """
+WITH live AS MATERIALIZED (
+    SELECT classid, objid FROM pg_locks
+    WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 DELETE FROM outbox
-WHERE id IN (SELECT id FROM outbox
+WHERE id IN (SELECT id FROM outbox o
              WHERE owner IS NULL OR owner = $2
-                OR written_at < now() - make_interval(secs => $3)
+                OR (written_at < now() - make_interval(secs => $3)
+                    AND NOT EXISTS (SELECT 1 FROM live
+                                    WHERE classid = hashtext(o.owner)::oid
+                                      AND objid = hashtext(o.owner || ':outbox')::oid))
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, exchange, routing_key, message_id, type, tenant_id, headers::text AS headers,
           body, created_at
@@ -281,9 +295,7 @@ class OutboxRelay:
     async def _publish_fresh(self) -> int:
         total = 0
         # Only what was handed over by now. Under a steady flow the list is
-        # never empty: publishing until it is would starve the deletes, and a
-        # published row left in the table for handover_s is an orphan to the
-        # other relays, which publish it again.
+        # never empty: publishing until it is would starve the deletes.
         pending = len(self._fresh)
         while pending > 0:
             batch = self._fresh[: min(self._batch_size, pending)]
@@ -418,7 +430,14 @@ class OutboxRelay:
             lost.set()
 
         channel: str | None = None
+        locked = False
         try:
+            # Held while the connection lives: other relays see this one alive.
+            locked = await conn.fetchval(
+                f"SELECT pg_try_advisory_lock({_OWNER_LOCK_KEYS})", self.owner
+            )
+            if not locked:  # pragma: no cover - owner tokens are random
+                log.warning("%s: owner lock %s is taken", self.name, self.owner)
             channel = self._channel_name or await conn.fetchval(f"SELECT {_CHANNEL_SQL}")
             conn.add_termination_listener(on_lost)
             await conn.add_listener(channel, self._on_notify)
@@ -431,16 +450,19 @@ class OutboxRelay:
                     await conn.execute("SELECT 1", timeout=10)
         finally:
             conn.remove_termination_listener(on_lost)
-            await self._release_listener(conn, channel)
+            await self._release_listener(conn, channel, locked)
 
-    async def _release_listener(self, conn: Any, channel: str | None) -> None:
-        # The pool takes a connection back only without listeners: UNLISTEN,
-        # or, when the connection is too broken for that, discard it.
-        if channel is not None:
-            try:
+    async def _release_listener(self, conn: Any, channel: str | None, locked: bool) -> None:
+        # The pool takes a connection back only without listeners or locks:
+        # UNLISTEN and unlock, or, when the connection is too broken for that,
+        # discard it.
+        try:
+            if channel is not None:
                 await conn.remove_listener(channel, self._on_notify)
-            except Exception:  # noqa: BLE001 - broken either way; terminated below
-                conn.terminate()
+            if locked:
+                await conn.execute(f"SELECT pg_advisory_unlock({_OWNER_LOCK_KEYS})", self.owner)
+        except Exception:  # noqa: BLE001 - broken either way; terminated below
+            conn.terminate()
         if conn.is_closed():
             # A closed connection keeps its listener registered (asyncpg
             # skips the UNLISTEN) and the pool warns about it, then drops it.

@@ -259,6 +259,39 @@ async def test_a_relay_that_is_never_idle_deletes_what_it_published_in_time(
     assert publisher.published == [m.message_id for m in sent]
 
 
+async def owner_lock_held(pool: asyncpg.Pool, owner: str) -> bool:
+    held: bool = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+        " AND classid = hashtext($1)::oid AND objid = hashtext($1 || ':outbox')::oid)",
+        owner,
+    )
+    return held
+
+
+async def test_a_running_relays_rows_are_never_taken_as_orphans(
+    bus: Bus, pool: asyncpg.Pool
+) -> None:
+    # However far behind a relay is, its rows are its own while it runs:
+    # taken by age alone, a busy worker's events were published twice.
+    busy = OutboxRelay(pool, Recording(bus.publisher), poll_interval_s=120)
+    async with busy:
+        async with pool.acquire() as conn, conn.transaction():
+            # Written for it, not (yet) handed over: as if it had fallen behind.
+            await add_to_outbox(conn, [event(1), event(2)], owner=busy.owner)
+        for _ in range(250):
+            if await owner_lock_held(pool, busy.owner):
+                break
+            await asyncio.sleep(0.02)  # polling interval, not an assertion
+        publisher = Recording(bus.publisher)
+        other = OutboxRelay(pool, publisher, handover_s=0.2)
+        await asyncio.sleep(0.3)
+        assert await other.relay_once() == 0
+    # Stopped, it holds its lock no more: what it left is an orphan now.
+    assert not await owner_lock_held(pool, busy.owner)
+    assert await other.relay_once() == 2
+    assert len(publisher.published) == 2
+
+
 async def test_handed_over_rows_whose_publish_failed_are_swept_after_the_backoff(
     bus: Bus, pool: asyncpg.Pool
 ) -> None:

@@ -25,9 +25,10 @@ class MicroBatcher(Generic[T, R]):
 
     ``flush`` returns one result per item, in order, or raises: an exception
     fails every item of that batch (the transaction rolled back as a whole).
-    At most ``max_concurrency`` flushes run at once; while they are all busy,
-    new items wait in the next batch, which leaves as soon as one finishes
-    (group commit): batches grow with load instead of queueing up small.
+    At most ``max_concurrency`` flushes run at once; a batch whose delay is
+    over while they are all busy leaves as soon as one finishes, and grows
+    until then (group commit): batches grow with load instead of queueing
+    up small.
     """
 
     def __init__(

@@ -6,10 +6,10 @@ all of it at once. Messages are collected until ``max_batch`` of them are
 in hand (counted by ``weight``, e.g. the items a command carries) or
 ``max_wait_s`` passed since the first, then handed over while
 the next batch is collected, so a quiet queue adds at most ``max_wait_s``
-of latency. At most ``max_concurrency`` batches run at once; while they are
-all busy the next one keeps growing and leaves when one finishes, so a busy
-queue fills whole batches instead of starting a small one every few
-milliseconds (each costs its handler's fixed round trips).
+of latency. At most ``max_concurrency`` batches run at once; a batch whose
+wait is over while they are all busy keeps growing and leaves when one
+finishes, so a busy queue fills whole batches instead of starting a small
+one every few milliseconds (each costs its handler's fixed round trips).
 
 Settlement is per message, after the handler: acked on success; if the
 handler raises, every message of the batch is retried or dead-lettered as

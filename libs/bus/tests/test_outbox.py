@@ -237,8 +237,8 @@ async def test_a_relay_that_is_never_idle_deletes_what_it_published_in_time(
 ) -> None:
     # Rows are handed over faster than the broker confirms them, so there is
     # always something left to publish. The relay must still delete what it
-    # published: another relay takes rows older than its hand-over period as
-    # orphans and would publish them a second time.
+    # published: the table would grow for as long as the flow lasts, and, if
+    # its process died, every row in it would be published again.
     publisher = Recording(bus.publisher, confirm_delay_s=0.02)
     others = Recording(bus.publisher)
     sent: list[OutgoingMessage] = []

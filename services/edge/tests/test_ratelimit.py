@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -19,6 +21,7 @@ from services.edge.problems import problem_middleware
 from services.edge.ratelimit import RateLimitConfig
 from services.edge.tenants import Limit, Principal, Tenant
 from tests.helpers.infra import REDIS_URL, free_port, unique_name
+from tests.helpers.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
@@ -163,6 +166,23 @@ async def test_without_redis_each_process_limits_alone_and_says_so(
             )
             or 0
         ) >= 1
+
+
+async def test_a_slow_moment_keeps_the_limits_shared(settings: RateLimitConfig) -> None:
+    # A Redis answer's time includes the wait for the edge's own event loop:
+    # on a busy edge 0.1 s happens, and must not split the limits per process.
+    redis = urlsplit(REDIS_URL)
+    async with TcpProxy(redis.hostname or "127.0.0.1", redis.port or 6379) as proxy:
+        slow = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{proxy.port}/0")
+        async with TestClient(TestServer(_app(slow))) as c:
+            assert (await c.get("/v1/ping")).status == 200  # connected, script loaded
+            proxy.freeze()
+            asyncio.get_running_loop().call_later(0.1, proxy.thaw)
+            assert (await c.get("/v1/ping")).status == 200
+            assert (
+                REGISTRY.get_sample_value("omnigate_ratelimit_fallback_active", {"limiter": "edge"})
+                == 0.0
+            )
 
 
 def test_config_loads_from_the_environment_and_validates() -> None:

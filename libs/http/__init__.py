@@ -8,6 +8,7 @@ from libs.http.client import (
     Resolver,
     Response,
     ServerDisconnected,
+    getaddrinfo,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "Resolver",
     "Response",
     "ServerDisconnected",
+    "getaddrinfo",
 ]

@@ -106,7 +106,8 @@ def _header_block(headers: Mapping[str, str], body: bytes) -> bytes:
     return "".join(lines).encode("latin-1")
 
 
-async def _getaddrinfo(host: str, port: int) -> list[str]:
+async def getaddrinfo(host: str, port: int) -> list[str]:
+    """The default ``Resolver``: the loop's getaddrinfo, addresses as strings, in its order."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
@@ -239,7 +240,7 @@ class HttpClient:
         limit: int = 100,
         idle_timeout_s: float = 15.0,
         max_body: int = 64 * 1024,
-        resolve: Resolver = _getaddrinfo,
+        resolve: Resolver = getaddrinfo,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._slots = asyncio.Semaphore(limit)

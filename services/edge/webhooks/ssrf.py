@@ -19,14 +19,12 @@ connection cannot slip through.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ipaddress
-import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from libs.http import Resolver
+from libs.http import Resolver, getaddrinfo
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -116,20 +114,15 @@ def guarded_resolver(allowed: tuple[Network, ...] = ()) -> Resolver:
 
     async def resolve(host: str, port: int) -> list[str]:
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
+            addresses = await getaddrinfo(host, port)
         except UnicodeError as exc:
             raise OSError(f"host {host!r} could not be resolved: {exc}") from exc
-        addresses = []
-        for info in infos:
-            literal = str(info[4][0])
+        for literal in addresses:
             address = ipaddress.ip_address(literal.split("%")[0])
             if is_blocked(address, allowed):
                 raise BlockedAddress(
                     f"host {host!r} resolves to a private or reserved address ({address})"
                 )
-            addresses.append(literal)
         return addresses
 
     return resolve

@@ -308,12 +308,15 @@ class HttpClient:
             self._put_back(origin, conn)
         return response
 
+    def _usable(self, conn: _Connection, now: float) -> bool:
+        return conn.reusable and now - conn.idle_since < self._idle_timeout_s
+
     def _pooled(self, origin: tuple[str, str, int]) -> _Connection | None:
         conns = self._idle.get(origin)
         now = asyncio.get_running_loop().time()
         while conns:
             conn = conns.pop()
-            if conn.reusable and now - conn.idle_since < self._idle_timeout_s:
+            if self._usable(conn, now):
                 return conn
             conn.close()
         return None
@@ -335,9 +338,11 @@ class HttpClient:
         loop = asyncio.get_running_loop()
         now = loop.time()
         for origin, conns in list(self._idle.items()):
-            keep = [c for c in conns if c.reusable and now - c.idle_since < self._idle_timeout_s]
+            keep = []
             for conn in conns:
-                if conn not in keep:
+                if self._usable(conn, now):
+                    keep.append(conn)
+                else:
                     conn.close()
             if keep:
                 self._idle[origin] = keep

@@ -46,10 +46,8 @@ class WebhookReceiver:
     received: list[Received] = field(default_factory=list)
     bad_signatures: int = 0
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    # Called with each webhook as it arrives (the benchmark counts finals this way).
+    # Called with each webhook as it arrives (a test that counts finals).
     on_receive: Callable[[Received], None] | None = None
-    # A benchmark keeps only counts, not every body.
-    keep: bool = True
     release: asyncio.Event = field(default_factory=asyncio.Event)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _runner: web.ServerRunner | None = None
@@ -57,7 +55,6 @@ class WebhookReceiver:
 
     async def start(self) -> str:
         # aiohttp's low-level server: no router, middlewares or app per request.
-        # The benchmark's receiver shares the machine it measures.
         self._runner = web.ServerRunner(web.Server(self._handle, access_log=None))
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -95,10 +92,9 @@ class WebhookReceiver:
         received = Received(headers, body, payload, verified, time.monotonic())
         if self.on_receive is not None:
             self.on_receive(received)
-        if self.keep:
-            async with self._changed:
-                self.received.append(received)
-                self._changed.notify_all()
+        async with self._changed:
+            self.received.append(received)
+            self._changed.notify_all()
         if tail.startswith("hold/"):
             await self.release.wait()
         if tail.startswith("cookie/"):

@@ -13,7 +13,8 @@ webhook), duplicate_submits (counted at the SMSC), bad_signatures,
 duplicate_webhooks (a webhook-id received again), the peak RSS of every
 process and its growth after warm-up (the first 10 % of the load), and CPU
 time per message of every process, PostgreSQL, RabbitMQ and Redis included,
-and database statements and publishes per message (also by process).
+database statements and publishes per message (also by process), and rows
+read by sequential scans per message.
 ``--kill-worker-after S`` SIGKILLs the sms worker S seconds into the load
 and starts it again (the crash drill).
 """
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 import aiohttp
+import asyncpg
 import orjson
 import uvloop
 
@@ -67,6 +69,16 @@ class Run:
         self.webhook_ids.add(webhook_id)
         if hook.payload["type"] in FINAL:
             self.final_at.setdefault(hook.payload["data"]["id"], hook.at)
+
+
+async def rows_scanned(dsn: str) -> int:
+    """Rows PostgreSQL has read by sequential scans of the database's tables so far."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        sql = "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables"
+        return int(await conn.fetchval(sql))
+    finally:
+        await conn.close()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -204,6 +216,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         pids = {**platform.pids(), "bench": os.getpid()}
         cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
         work_before = await platform.work_counts()
+        scanned_before = await rows_scanned(config.dsn)
         memory = MemoryWatch(run, int(args.rate * args.duration) if args.rate else args.messages)
         background = [asyncio.create_task(memory.watch(platform))]
         if args.kill_worker_after is not None:
@@ -233,6 +246,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         same = {n: pid for n, pid in pids.items() if platform.pids().get(n, pid) == pid}
         cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_cpu_seconds()
         work_after = await platform.work_counts()
+        scanned = await rows_scanned(config.dsn) - scanned_before
         await client.close()
         async with (
             aiohttp.ClientSession() as s,
@@ -280,6 +294,9 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "db_statements_per_msg_by_process": {
                 n: round(w[0] / accepted, 3) for n, w in work.items()
             },
+            # Rows read by sequential scans: a lookup by key that scans its table
+            # shows here, growing with the table (libs/db/growth.py).
+            "db_rows_scanned_per_msg": round(scanned / accepted, 1),
             "publishes_per_msg": round(publishes / accepted, 2),
             "publishes_per_msg_by_process": {n: round(w[1] / accepted, 3) for n, w in work.items()},
             "calibration_ms": calibration,

@@ -18,6 +18,7 @@ from opentelemetry import propagate, trace
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
 from libs.batching import MicroBatcher
 from libs.cursors import decode_cursor, encode_cursor
+from libs.db import TableGrowth
 from libs.errors import InvalidArgument, NotFound, OmnigateError
 from libs.grpc.errors import to_status_proto
 from libs.ids import is_id, new_id
@@ -39,9 +40,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         self._outbox = outbox
         self._inserts: MicroBatcher[tuple[repository.NewMessage, events.TraceHeaders], str | None]
         self._inserts = MicroBatcher(self._flush_inserts, max_size=256, max_delay_s=0.002)
+        self._growth = TableGrowth(pool)
 
     async def close(self) -> None:
         await self._inserts.close()
+        await self._growth.close()
 
     async def SendMessage(  # noqa: N802 - gRPC method name
         self, request: sms_pb2.SendMessageRequest, context: grpc.aio.ServicerContext
@@ -109,6 +112,9 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
                 conn, [m for m, _ in items], commands, self._outbox.owner
             )
         self._outbox.committed(inserted.announced)
+        new = len(items) - len(inserted.existing)
+        self._growth.added("messages", new)
+        self._growth.added("message_transitions", new)
         return [inserted.existing.get(m.id) for m, _ in items]
 
     async def GetMessage(  # noqa: N802

@@ -36,6 +36,7 @@ from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2, sms_pb2
 from libs.batching import MicroBatcher
 from libs.bus import Delivery
+from libs.db import TableGrowth
 from libs.errors import Unavailable
 from libs.ids import new_id
 from libs.ratelimit import Pacer
@@ -131,9 +132,11 @@ class SmsWorker:
         self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
             self._flush_receipts, max_size=500, max_delay_s=0.003
         )
+        self._growth = TableGrowth(pool)
 
     async def close(self) -> None:
         await self._receipts.close()
+        await self._growth.close()
 
     # -- submission -------------------------------------------------------
 
@@ -288,6 +291,8 @@ class SmsWorker:
                 log.warning("recording submissions failed (attempt %d); retrying", attempt)
                 await asyncio.sleep(0.05 * attempt)
         self._outbox.committed(written)
+        self._growth.added("message_segments", len(segments))
+        self._growth.added("message_transitions", len(applied))
 
     # -- receipts and inbound messages ------------------------------------
 
@@ -324,6 +329,7 @@ class SmsWorker:
         if early:
             log.info("kept %d receipts that arrived before their submit was recorded", early)
         self._outbox.committed(written)
+        self._growth.added("message_transitions", len(applied))
         return [None] * len(reports)
 
     async def _receive(self, pdu: DeliverSm) -> None:

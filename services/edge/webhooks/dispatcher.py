@@ -36,6 +36,7 @@ from libs.aio import gather
 from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
 from libs.bus.message import Delivery
+from libs.db import TableGrowth
 from libs.ids import derived_id, new_id
 from services.edge import tenants
 from services.edge.config import WebhookConfig
@@ -134,9 +135,11 @@ class Dispatcher:
     _stopping: bool = field(init=False, default=False)
     _poller: asyncio.Task[None] | None = field(init=False, default=None)
     _listener: asyncpg.Connection | None = field(init=False, default=None)
+    _growth: TableGrowth = field(init=False)
 
     def __post_init__(self) -> None:
         self.cache = TenantCache(self.pool)
+        self._growth = TableGrowth(self.pool)
         self._firsts = MicroBatcher(
             self._record_first, max_size=500, max_delay_s=FIRST_RECORD_DELAY_S
         )
@@ -165,6 +168,7 @@ class Dispatcher:
             await asyncio.gather(*late, return_exceptions=True)
         await self._firsts.close()
         await self._records.close()
+        await self._growth.close()
         if self._listener is not None:
             # The pool takes back only a connection that no longer listens.
             await self._listener.remove_listener(endpoints.NOTIFY_CHANNEL, self._on_notify)
@@ -198,6 +202,8 @@ class Dispatcher:
     async def _record_first(self, items: Sequence[tuple[NewDelivery, AttemptRecord]]) -> list[None]:
         async with self.pool.acquire() as conn:
             await store.record_first(conn, items)
+        self._growth.added("webhook_deliveries", len(items))
+        self._growth.added("webhook_attempts", len(items))
         self._forget_gone_endpoints([r for _, r in items])
         return [None] * len(items)
 
@@ -253,6 +259,7 @@ class Dispatcher:
     async def _record(self, records: Sequence[AttemptRecord]) -> list[None]:
         async with self.pool.acquire() as conn:
             await store.record(conn, records)
+        self._growth.added("webhook_attempts", len(records))
         self._forget_gone_endpoints(records)
         return [None] * len(records)
 

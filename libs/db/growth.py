@@ -8,8 +8,8 @@ a bench of 15,000 messages every batch of status updates came to scan the
 whole messages table (7.5 ms a statement, and growing); after one ANALYZE
 the same statements used the primary key, and statements slower than 3 ms
 fell from 75 to 5 a second. Autovacuum analyses a table once enough of it
-changed, but it may be off (it is on our CI machines) or not have come
-round yet after a fresh install.
+changed, but it may be off (as on our CI machines) or not have come round
+yet after a fresh install.
 
 So whoever fills a table analyses it, each time the rows it added since it
 started doubled (from ``min_rows``): a handful of times in a table's life.
@@ -38,7 +38,7 @@ class TableGrowth:
         self._added: dict[str, int] = {}
         self._next: dict[str, int] = {}
         self._running: dict[str, asyncio.Task[None]] = {}
-        self.analyses = 0  # ANALYZEs run (a metric, and what tests read)
+        self.analyses = 0  # ANALYZEs that ran
 
     def added(self, table: str, rows: int) -> None:
         """``rows`` were committed to ``table`` (a name in the pool's search path)."""

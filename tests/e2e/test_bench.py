@@ -34,4 +34,5 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     assert by_process["sms"] > 0 and by_process["sms-worker-0"] > 0
     assert figures["publishes_per_msg"] >= 2  # its two status events, at least
     assert figures["publishes_per_msg_by_process"]["sms-worker-0"] == 2.0
+    assert figures["db_rows_scanned_per_msg"] >= 0
     assert figures["e2e_per_s"] > 0

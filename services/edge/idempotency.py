@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
+from libs.db import TableGrowth
 from libs.errors import FailedPrecondition, InvalidArgument
 from services.edge.auth import TENANT_KEY
 
@@ -31,6 +32,7 @@ log = logging.getLogger("omnigate.edge.idempotency")
 HEADER = "Idempotency-Key"
 KEY = web.RequestKey("idempotency_key", str)
 POOL_KEY = web.AppKey("idempotency_pool", asyncpg.Pool)
+GROWTH_KEY = web.AppKey("idempotency_growth", TableGrowth)
 
 MAX_KEY_LENGTH = 255
 TTL = "24 hours"
@@ -118,6 +120,7 @@ async def idempotency_middleware(
         if asyncio.get_running_loop().time() > deadline:
             raise FailedPrecondition(f"a request with this {HEADER} is still in progress")
         await asyncio.sleep(_POLL_S)
+    request.app[GROWTH_KEY].added("idempotency_keys", 1)
     request[KEY] = key
     try:
         response = await handler(request)
@@ -153,15 +156,17 @@ async def _release(pool: asyncpg.Pool, tenant_id: str, key: str) -> None:
 
 
 def setup(app: web.Application, pool_of: Callable[[], asyncpg.Pool]) -> None:
-    """Bind the pool and prune keys past their 24 hours in the background."""
+    """Bind the pool, prune keys past their 24 hours in the background, analyse as keys come."""
 
-    async def prune(app: web.Application) -> AsyncIterator[None]:
+    async def maintain(app: web.Application) -> AsyncIterator[None]:
         app[POOL_KEY] = pool_of()
+        app[GROWTH_KEY] = TableGrowth(app[POOL_KEY])
         task = asyncio.create_task(_prune_forever(app[POOL_KEY]))
         yield
         task.cancel()
+        await app[GROWTH_KEY].close()
 
-    app.cleanup_ctx.append(prune)
+    app.cleanup_ctx.append(maintain)
 
 
 async def _prune_forever(pool: asyncpg.Pool) -> None:

@@ -7,6 +7,7 @@ connection made while the tables were a few pages would scan them for good.
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import aiohttp
 import asyncpg
@@ -26,6 +27,7 @@ FILLED = {
     ("sms", "message_segments"),  # the worker
     ("edge", "webhook_deliveries"),  # the webhook sender
     ("edge", "webhook_attempts"),
+    ("edge", "idempotency_keys"),  # the edge
 }
 
 
@@ -52,7 +54,8 @@ async def test_the_tables_messages_fill_are_analysed_as_they_grow(
     async def send(i: int) -> None:
         body = {"to": "+447700900000", "from": "+447700900100", "body": f"stats {i}",
                 "status_callback": receiver.url}  # fmt: skip
-        async with senders, http.post("/v1/messages", json=body, headers=auth(tenant)) as r:
+        headers = auth(tenant) | {"Idempotency-Key": f"stats-{secrets.token_hex(8)}"}
+        async with senders, http.post("/v1/messages", json=body, headers=headers) as r:
             assert r.status == 201
 
     await asyncio.gather(*(send(i) for i in range(N)))

@@ -211,7 +211,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         # The lean client the webhook sender uses: the load generator shares the
         # two cores with the platform, and aiohttp's client costs 4x its CPU.
         client = HttpClient(limit=args.connections)
-        urls = [f"http://127.0.0.1:{config.edge_port + i}/v1/messages" for i in range(args.edges)]
+        urls = [f"{url}/v1/messages" for url in config.edge_urls]
         calibration = calibration_ms()
         pids = {**platform.pids(), "bench": os.getpid()}
         cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()

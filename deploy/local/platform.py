@@ -78,6 +78,9 @@ class PlatformConfig:
     receipt_delay_s: float = 1.0
     sms_workers: int = 1
     edges: int = 1
+    # Edge i listens on edge_ports[i]; edge 0 on edge_port, each further one on
+    # a port free when the config is made (edge_port + i may be anyone's).
+    edge_ports: tuple[int, ...] = ()
     webhook_retry_delays_s: str = ""
     # Let webhooks go to 127.0.0.0/8 (the SSRF guard refuses it otherwise): for
     # tests and benchmarks, whose receivers run on this machine.
@@ -116,6 +119,17 @@ class PlatformConfig:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if not self.edge_ports:
+            extra = (free_port() for _ in range(self.edges - 1))
+            self.edge_ports = (self.edge_port, *extra)
+        if len(self.edge_ports) != self.edges or self.edge_ports[0] != self.edge_port:
+            raise ValueError("edge_ports must name one port per edge, edge_port first")
+
+    @property
+    def edge_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.edge_ports]
 
     @property
     def dsn(self) -> str:
@@ -209,10 +223,10 @@ class Platform:
         procs.append(
             _Proc("webhooks", "services.edge.webhooks.main", hooks, None, c.webhooks_health_port)
         )
-        for i in range(c.edges):
+        for i, port in enumerate(c.edge_ports):
             edge = self._common_env("edge") | {
                 "OMNIGATE_METRICS_PORT": str(free_port()),
-                "OMNIGATE_EDGE_PORT": str(c.edge_port + i),
+                "OMNIGATE_EDGE_PORT": str(port),
                 "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
                 "OMNIGATE_EDGE_ADMIN_TOKEN": c.admin_token,
             }
@@ -221,7 +235,7 @@ class Platform:
                     f"edge-{i}",
                     "services.edge.main",
                     edge,
-                    f"http://127.0.0.1:{c.edge_port + i}/healthz",
+                    f"http://127.0.0.1:{port}/healthz",
                     None,
                 )
             )

@@ -48,8 +48,7 @@ async def test_two_edges_together_admit_no_more_than_the_tenant_limit(
     finally:
         await conn.close()
     headers = {"Authorization": f"Bearer {created['api_key']}"}
-    port = two_edges.config.edge_port
-    urls = [f"http://127.0.0.1:{port + i}/v1/messages?page_size=1" for i in range(2)]
+    urls = [f"{url}/v1/messages?page_size=1" for url in two_edges.config.edge_urls]
     results: list[tuple[int, dict[str, str]]] = []
 
     async with aiohttp.ClientSession(headers=headers) as session:
@@ -87,8 +86,7 @@ async def test_a_revoked_key_is_refused_at_once_by_every_edge(two_edges: Platfor
     """Both replicas cached the key; the revocation's NOTIFY empties both caches."""
     created = await two_edges.create_tenant("revoked-everywhere")
     headers = {"Authorization": f"Bearer {created['api_key']}"}
-    port = two_edges.config.edge_port
-    urls = [f"http://127.0.0.1:{port + i}/v1/messages?page_size=1" for i in range(2)]
+    urls = [f"{url}/v1/messages?page_size=1" for url in two_edges.config.edge_urls]
     async with aiohttp.ClientSession(headers=headers) as session:
 
         async def statuses() -> list[int]:

@@ -7,6 +7,8 @@ both. Requests alternate between the edges, as a load balancer spreads them.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -39,8 +41,15 @@ async def scaled(run_dir: Path) -> AsyncIterator[Platform]:
         receipt_delay_s=0.2,
         log_dir=str(run_dir / "logs-scale-out"),
     )
-    async with running_platform(config) as running:
-        yield running
+    # The port after the first edge's in use, as on a busy machine: the second
+    # edge must not assume it (it once took edge_port + 1 and failed to bind).
+    with contextlib.ExitStack() as held:
+        neighbour = held.enter_context(socket.socket())
+        with contextlib.suppress(OSError):  # already someone's: the same test
+            neighbour.bind(("127.0.0.1", config.edge_port + 1))
+            neighbour.listen()
+        async with running_platform(config) as running:
+            yield running
 
 
 async def test_two_workers_and_two_edges_share_the_load_and_submit_nothing_twice(
@@ -49,8 +58,7 @@ async def test_two_workers_and_two_edges_share_the_load_and_submit_nothing_twice
     tenant = await create_tenant(scaled, "scale")
     before_smsc = await smsc_stats(scaled)
     before = await scaled.work_counts()
-    # The platform gives edge i the port edge_port + i.
-    edges = [f"http://127.0.0.1:{scaled.config.edge_port + i}" for i in range(EDGES)]
+    edges = scaled.config.edge_urls
     ids: list[str] = []
     for url in edges:
         async with aiohttp.ClientSession(base_url=url) as http:

@@ -121,6 +121,7 @@ class SmsWorker:
         pacer: Pacer | None = None,
         *,
         claim_lease_s: float = 30.0,
+        receipt_batch_delay_s: float = 0.02,
     ) -> None:
         self._pool = pool
         self._claim_lease_s = claim_lease_s
@@ -130,7 +131,7 @@ class SmsWorker:
         self._pacer = pacer
         self._reference = 0
         self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
-            self._flush_receipts, max_size=500, max_delay_s=0.003
+            self._flush_receipts, max_size=500, max_delay_s=receipt_batch_delay_s
         )
         self._growth = TableGrowth(pool)
 

@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -327,9 +328,16 @@ def main() -> None:
         default=None,
         help="SIGKILL the sms worker this many seconds into the load, then restart it",
     )
+    args = parser.parse_args()
     # uvloop, like the services: the load generator shares the two cores with them.
-    result = uvloop.run(bench(parser.parse_args()))
+    result = uvloop.run(bench(args))
     print(orjson.dumps(result).decode(), flush=True)
+    if args.kill_worker_after is not None and result["worker_killed_at_accepted"] is None:
+        # A drill that did not happen must not read as one that lost nothing.
+        sys.exit(
+            f"bench: the run was over before --kill-worker-after {args.kill_worker_after:g} s;"
+            " the worker was not killed (give a shorter delay)"
+        )
 
 
 if __name__ == "__main__":

@@ -36,3 +36,19 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     assert figures["publishes_per_msg_by_process"]["sms-worker-0"] == 2.0
     assert figures["db_rows_scanned_per_msg"] >= 0
     assert figures["e2e_per_s"] > 0
+
+
+def test_a_kill_drill_that_did_not_happen_fails_instead_of_reading_as_a_pass() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "loadtests.bench", "--messages", "50"),
+            *("--receipt-delay", "0.2", "--kill-worker-after", "600"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert b"the worker was not killed" in done.stderr
+    figures = orjson.loads(done.stdout.splitlines()[-1])
+    assert (figures["accepted"], figures["worker_killed_at_accepted"]) == (50, None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -59,6 +60,52 @@ async def test_concurrent_checks_never_admit_more_than_the_burst(limiter: RedisL
     bucket = Bucket("k", Rate(per_s=0.1, burst=25))
     decisions = await asyncio.gather(*(limiter.check([bucket]) for _ in range(100)))
     assert sum(d.allowed for d in decisions) == 25
+
+
+def count_script_calls(monkeypatch: pytest.MonkeyPatch, redis: Redis) -> list[int]:
+    """How many script calls each pipeline the limiter sends carries."""
+    counts: list[int] = []
+    real = redis.pipeline
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        pipe = real(*args, **kwargs)
+        counts.append(0)
+        evalsha = pipe.evalsha
+
+        def evalsha_counted(*call: Any) -> Any:
+            counts[-1] += 1
+            return evalsha(*call)
+
+        pipe.evalsha = evalsha_counted  # type: ignore[method-assign]
+        return pipe
+
+    monkeypatch.setattr(redis, "pipeline", counting)
+    return counts
+
+
+async def test_identical_checks_sent_together_are_one_script_call_deciding_in_turn(
+    redis: Redis, limiter: RedisLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hot = Bucket("hot", Rate(per_s=0.1, burst=5))
+    other = Bucket("other", Rate(per_s=0.1, burst=1))
+    counts = count_script_calls(monkeypatch, redis)
+    checks = [limiter.check([hot]) for _ in range(8)] + [limiter.check([other]) for _ in range(2)]
+    decisions = await asyncio.gather(*checks)
+    assert counts == [2]  # one round: the eight alike, the two alike
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3 + [True, False]
+    assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0, 0, 0, 0, 0]
+    assert all(9.9 < d.retry_after_s <= 10.0 for d in decisions if not d.allowed)
+
+
+async def test_identical_reservations_sent_together_book_in_turn(
+    redis: Redis, limiter: RedisLimiter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender = Bucket("sender", Rate(per_s=5, burst=1))
+    counts = count_script_calls(monkeypatch, redis)
+    booked = await asyncio.gather(*(limiter.reserve([(sender, 2)]) for _ in range(3)))
+    assert counts == [1]
+    waits = [r.wait_s(i) for (r,) in booked for i in range(2)]
+    assert waits == pytest.approx([0.2 * i for i in range(6)], abs=0.01)
 
 
 async def test_a_burst_of_checks_shares_a_few_connections() -> None:

@@ -43,15 +43,17 @@ local calls = tonumber(ARGV[2])
 local function store(key, tat)
   redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
 end
+-- Bucket i's interval, tolerance and cost, and its theoretical arrival time (never past).
+local function bucket(i)
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  return tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2]), tat
+end
 local out = {}
 if ARGV[1] == 'reserve' then
   for c = 0, calls - 1 do
     for i = 1, n do
-      local interval = tonumber(ARGV[3 * i])
-      local tol = tonumber(ARGV[3 * i + 1])
-      local cost = tonumber(ARGV[3 * i + 2])
-      local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-      if tat < now then tat = now end
+      local interval, tol, cost, tat = bucket(i)
       store(KEYS[i], tat + cost * interval)
       out[c * n + i] = math.floor(tat + interval - tol - now)
     end
@@ -64,11 +66,7 @@ for c = 0, calls - 1 do
   local allowed = true
   out[o + 1] = 1
   for i = 1, n do
-    local interval = tonumber(ARGV[3 * i])
-    local tol = tonumber(ARGV[3 * i + 1])
-    local cost = tonumber(ARGV[3 * i + 2])
-    local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if tat < now then tat = now end
+    local interval, tol, cost, tat = bucket(i)
     local new_tat = tat + cost * interval
     local allow_at = new_tat - tol
     tats[i] = {tat, new_tat, interval, tol}

@@ -51,6 +51,7 @@ from libs.smpp.receipt import (
 from libs.telemetry import start_span, tracing_on
 from services.sms import events, repository
 from services.sms import status as st
+from services.sms.config import WorkerConfig
 from services.sms.convert import ENCODING_NUMBERS
 from services.sms.encoding import (
     InvalidShortMessage,
@@ -118,20 +119,18 @@ class SmsWorker:
         pool: asyncpg.Pool,
         outbox: events.OutboxWriter,
         smpp: Submitter,
-        pacer: Pacer | None = None,
-        *,
-        claim_lease_s: float = 30.0,
-        receipt_batch_delay_s: float = 0.02,
+        pacer: Pacer | None,
+        settings: WorkerConfig,
     ) -> None:
         self._pool = pool
-        self._claim_lease_s = claim_lease_s
+        self._claim_lease_s = settings.claim_lease_s
         self._outbox = outbox
         self._smpp = smpp
         # Per-sender pacing; None (no sender rate) keeps Redis off the hot path.
         self._pacer = pacer
         self._reference = 0
         self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
-            self._flush_receipts, max_size=500, max_delay_s=receipt_batch_delay_s
+            self._flush_receipts, max_size=500, max_delay_s=settings.receipt_batch_delay_s
         )
         self._growth = TableGrowth(pool)
 

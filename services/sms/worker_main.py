@@ -39,14 +39,7 @@ async def run(settings: WorkerSettings, stop: asyncio.Event) -> None:
     # The client calls the worker back for receipts, and only once started.
     smpp = SmppClient(settings.smpp, lambda pdu: worker.on_deliver(pdu))
     redis, pacer = _sender_pacing(settings)
-    worker = SmsWorker(
-        pool,
-        outbox,
-        smpp,
-        pacer,
-        claim_lease_s=settings.worker.claim_lease_s,
-        receipt_batch_delay_s=settings.worker.receipt_batch_delay_s,
-    )
+    worker = SmsWorker(pool, outbox, smpp, pacer, settings.worker)
     await smpp.start()
     consumer = BatchConsumer(
         bus,

@@ -59,7 +59,11 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
 def main() -> None:
     settings = WebhookSettings.from_env()
     lifecycle.run_service(
-        "webhooks", settings.log_level, settings.telemetry, lambda stop: run(settings, stop)
+        "webhooks",
+        settings.log_level,
+        settings.telemetry,
+        lambda stop: run(settings, stop),
+        background=True,
     )
 
 

@@ -48,6 +48,7 @@ from libs.bus.message import (
     CONTENT_TYPE,
     ERROR_HEADER,
     EXCHANGE_HEADER,
+    REPUBLISHED_HEADER,
     ROUTING_KEY_HEADER,
     TENANT_HEADER,
     Delivery,
@@ -119,6 +120,7 @@ def to_delivery(message: DeliveredMessage, traced: bool = True) -> Delivery:
         attempt=_attempt(headers.get(ATTEMPT_HEADER)),
         timestamp=timestamp,
         trace_context=tracing.stored_context(headers) if traced else None,
+        republished=REPUBLISHED_HEADER in headers,
     )
 
 

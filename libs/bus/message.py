@@ -30,6 +30,10 @@ ATTEMPT_HEADER = "x-omnigate-attempt"
 ROUTING_KEY_HEADER = "x-omnigate-routing-key"
 EXCHANGE_HEADER = "x-omnigate-exchange"
 ERROR_HEADER = "x-omnigate-last-error"
+# Set by an outbox relay on a row it swept that another relay, or itself, may
+# have published already (its relay died, or a publish failed, before the
+# row's delete): consumers that skip the look-up for first deliveries check it.
+REPUBLISHED_HEADER = "x-omnigate-republished"
 
 
 class ProtoMessage(Protocol):
@@ -111,7 +115,8 @@ class Delivery:
     ``routing_key`` and ``exchange`` are the original route even after a
     retry; ``attempt`` is how many times it was retried after a failure
     (0 on first delivery); ``redelivered`` is the broker's flag (a previous
-    consumer died or the channel closed before settling it). ``trace_context``
+    consumer died or the channel closed before settling it); ``republished``
+    that an outbox relay may have published it before. ``trace_context``
     is the publisher's span context, for a batch handler that wants a span per
     message (a single-message handler already runs inside a child span).
     """
@@ -127,3 +132,9 @@ class Delivery:
     attempt: int
     timestamp: datetime | None
     trace_context: Context | None = None
+    republished: bool = False
+
+    @property
+    def maybe_seen(self) -> bool:
+        """Whether a consumer may have had this message before (else it surely has not)."""
+        return self.redelivered or self.attempt > 0 or self.republished

@@ -27,7 +27,10 @@ Two ways a row reaches the relay:
   rows are claimed with ``FOR UPDATE SKIP LOCKED`` (replicas never wait for
   each other), published, and deleted in the transaction that claimed
   them, committed only after every confirm. Every relay sweeps at least
-  every ``poll_interval_s``.
+  every ``poll_interval_s``. An owned row taken so may have reached the
+  broker already, so it goes out marked (``REPUBLISHED_HEADER``): a
+  consumer that looks up what it did only for deliveries that may repeat
+  (``Delivery.maybe_seen``) looks it up for these too.
 
 Order is by row id within a batch; across replicas and retries it is best
 effort, as it is on the bus anyway.
@@ -55,7 +58,7 @@ import asyncpg
 import orjson
 
 from libs.bus import tracing
-from libs.bus.message import OutgoingMessage
+from libs.bus.message import REPUBLISHED_HEADER, OutgoingMessage
 from libs.db import MigrationSource
 
 log = logging.getLogger("omnigate.bus.outbox")
@@ -88,7 +91,7 @@ WHERE id IN (SELECT id FROM outbox o
                                       AND objid = hashtext(o.owner || ':outbox')::oid))
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING id, exchange, routing_key, message_id, type, tenant_id, headers::text AS headers,
-          body, created_at
+          body, created_at, owner IS NOT NULL AS republished
 """
 
 
@@ -477,6 +480,11 @@ class OutboxRelay:
 
 
 def _to_message(row: asyncpg.Record) -> OutgoingMessage:
+    headers = orjson.loads(row["headers"])
+    if row["republished"]:
+        # An owned row is swept only once its relay died or failed to publish
+        # it, perhaps after the broker had it: consumers may have seen it.
+        headers[REPUBLISHED_HEADER] = "1"
     return OutgoingMessage(
         exchange=row["exchange"],
         routing_key=row["routing_key"],
@@ -484,7 +492,7 @@ def _to_message(row: asyncpg.Record) -> OutgoingMessage:
         type=row["type"],
         tenant_id=row["tenant_id"],
         message_id=row["message_id"],
-        headers=orjson.loads(row["headers"]),
+        headers=headers,
         timestamp=row["created_at"],
     )
 

@@ -22,6 +22,7 @@ from libs.bus import (
     first_time_many,
     outbox_insert,
 )
+from libs.bus.message import REPUBLISHED_HEADER
 from tests.helpers.bus import Collector
 
 pytestmark = pytest.mark.integration
@@ -45,6 +46,7 @@ class Recording:
     ) -> None:
         self.inner = inner
         self.published: list[str] = []
+        self.messages: list[OutgoingMessage] = []
         self.fail_after_publish = fail_after_publish
         self.fail_before_publish = fail_before_publish
         self.confirm_delay_s = confirm_delay_s  # a busy broker
@@ -56,6 +58,7 @@ class Recording:
         await self.inner.publish_many(messages)
         await asyncio.sleep(self.confirm_delay_s)
         self.published.extend(m.message_id for m in messages)
+        self.messages.extend(messages)
         if self.fail_after_publish:
             # The broker has the messages, but the relay dies before its commit.
             self.fail_after_publish -= 1
@@ -131,6 +134,8 @@ async def test_committed_rows_are_published_once_and_deleted(
     first = next(d for d in received if d.message_id == sent[0].message_id)
     assert first.body == sent[0].body
     assert first.routing_key == "test.order.placed"
+    # Rows without an owner leave only through the sweep that deletes them: first time.
+    assert not any(d.republished for d in received)
 
 
 async def test_the_relay_vacuums_its_outbox_after_so_many_rows(
@@ -215,6 +220,7 @@ async def test_handed_over_rows_are_published_from_memory_then_deleted(
         relay.committed(written_too)
         await wait_until_empty(pool)
     assert publisher.published == [m.message_id for m in sent]
+    assert not any(REPUBLISHED_HEADER in m.headers for m in publisher.messages)
 
 
 async def test_other_relays_take_handed_over_rows_only_once_orphaned(
@@ -230,6 +236,8 @@ async def test_other_relays_take_handed_over_rows_only_once_orphaned(
     assert await other.relay_once() == 2
     assert len(publisher.published) == 2
     assert await outbox_rows(pool) == 0
+    # Its relay may have published them before it died: consumers are told.
+    assert all(m.headers[REPUBLISHED_HEADER] == "1" for m in publisher.messages)
 
 
 async def test_a_relay_that_is_never_idle_deletes_what_it_published_in_time(
@@ -301,6 +309,7 @@ async def test_handed_over_rows_whose_publish_failed_are_swept_after_the_backoff
         await hand_over(pool, relay, sent)
         await wait_until_empty(pool)
     assert publisher.published == [m.message_id for m in sent]
+    assert all(REPUBLISHED_HEADER in m.headers for m in publisher.messages)
 
 
 async def test_stop_publishes_and_deletes_what_was_handed_over(

@@ -15,6 +15,7 @@ from libs.bus import (
     PublishFailed,
     QueueSpec,
 )
+from libs.bus.message import REPUBLISHED_HEADER
 from libs.ids import is_id
 from tests.helpers.bus import Collector
 
@@ -43,9 +44,33 @@ async def test_publish_then_consume(bus: Bus, declared: list[QueueSpec]) -> None
         "ten_1",
     )
     assert (d.routing_key, d.attempt, d.redelivered) == ("test.thing.created", 0, False)
+    assert not d.republished and not d.maybe_seen
     assert d.exchange == f"{bus.config.prefix}.events"
     assert "traceparent" in d.headers
     assert d.timestamp is not None
+
+
+async def test_a_message_an_outbox_relay_may_have_published_before_says_so(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.republished", events=("test.thing.*",))
+    declared.append(spec)
+    got = Collector()
+    async with Consumer(bus, spec, got):
+        again = event()
+        await bus.publisher.publish(
+            OutgoingMessage(
+                again.exchange,
+                again.routing_key,
+                again.body,
+                again.type,
+                again.tenant_id,
+                headers={REPUBLISHED_HEADER: "1"},
+            )
+        )
+        (d,) = await got.wait_for(1)
+    assert (d.republished, d.redelivered, d.attempt) == (True, False, 0)
+    assert d.maybe_seen
 
 
 async def test_publish_many_all_confirmed_and_consumed(bus: Bus, declared: list[QueueSpec]) -> None:

@@ -184,7 +184,7 @@ class Dispatcher:
         event = events_pb2.MessageStatusChanged.FromString(delivery.body)
         hooks = await self.cache.get(event.message.tenant_id)
         new = _destinations(event, delivery.message_id, hooks)
-        if new and (delivery.redelivered or delivery.attempt):
+        if new and delivery.maybe_seen:
             # An earlier run may have recorded some: those are settled or the poller's.
             async with self.pool.acquire() as conn:
                 recorded = await store.recorded(conn, [d.id for d in new])

@@ -30,7 +30,10 @@ Two ways a row reaches the relay:
   every ``poll_interval_s``. An owned row taken so may have reached the
   broker already, so it goes out marked (``REPUBLISHED_HEADER``): a
   consumer that looks up what it did only for deliveries that may repeat
-  (``Delivery.maybe_seen``) looks it up for these too.
+  (``Delivery.maybe_seen``) looks it up for these too. (An unowned row
+  whose sweep failed to commit goes out again unmarked; every row our
+  services write is owned, and an effect that must never repeat is claimed
+  with ``first_time`` anyway.)
 
 Order is by row id within a batch; across replicas and retries it is best
 effort, as it is on the bus anyway.

@@ -134,7 +134,7 @@ async def test_committed_rows_are_published_once_and_deleted(
     first = next(d for d in received if d.message_id == sent[0].message_id)
     assert first.body == sent[0].body
     assert first.routing_key == "test.order.placed"
-    # Rows without an owner leave only through the sweep that deletes them: first time.
+    # Rows without an owner go out unmarked: the sweep that publishes them deletes them.
     assert not any(d.republished for d in received)
 
 

@@ -45,7 +45,7 @@ class BackgroundConfig:
     share cores (``make run``, one machine for everything), a background
     process that wakes for every small piece of work takes its share of the
     cores from the request path, and a second replica takes a second share,
-    spent on smaller batches. At a lower priority it runs when the
+    spent on batches half as large. At a lower priority it runs when the
     request path waits, in larger batches (figures: docs/performance.md,
     sixth session). Each Kubernetes pod has a cgroup of its own, in which
     this orders only the pod's own processes: there CPU requests do it.
@@ -86,14 +86,14 @@ def run_service(
     telemetry: TelemetryConfig,
     main: Callable[[asyncio.Event], Awaitable[None]],
     *,
-    background: BackgroundConfig | None = None,
+    background: bool = False,
 ) -> None:
     """A service process: JSON logs, tracing, ``run(main)``, and spans flushed at exit.
 
-    A ``background`` one first lowers its CPU priority by ``background.nice``.
+    A ``background`` one first lowers its CPU priority (``BackgroundConfig``).
     """
-    if background is not None and background.nice:
-        os.nice(background.nice)  # relative: below whatever started it
+    if background:
+        os.nice(BackgroundConfig.from_env().nice)  # relative: below whatever started it
     setup_logging(name, log_level)
     provider = setup_telemetry(name, telemetry)
     try:

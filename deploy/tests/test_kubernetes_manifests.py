@@ -186,11 +186,6 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_settings_load,
         "password must be at most 8",
     ),
-    "worker below the lowest CPU priority": (
-        lambda o: _set_env(o, "sms-worker", "OMNIGATE_BACKGROUND_NICE", "20"),
-        check_settings_load,
-        "nice must be 0..19, got 20",
-    ),
     "webhooks without a database DSN": (
         lambda o: _drop_env(o, "webhooks", "OMNIGATE_DB_DSN"),
         check_no_loopback_defaults,

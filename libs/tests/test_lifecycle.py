@@ -31,14 +31,13 @@ def test_run_freezes_start_up_objects_and_raises_the_thresholds() -> None:
 # A service's entry, in a child process: the priority is the process's own.
 _SERVICE = """
 import asyncio, os, sys
-from libs.lifecycle import BackgroundConfig, run_service
+from libs.lifecycle import run_service
 from libs.telemetry import TelemetryConfig
 
 async def main(stop: asyncio.Event) -> None:
     print(os.getpriority(os.PRIO_PROCESS, 0))
 
-background = BackgroundConfig.from_env() if sys.argv[1] == "background" else None
-run_service("probe", "warning", TelemetryConfig(), main, background=background)
+run_service("probe", "warning", TelemetryConfig(), main, background=sys.argv[1] == "background")
 """
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
 from libs.grpc.config import HEALTH_GRACE_S, GrpcClientConfig, GrpcServerConfig
-from libs.lifecycle import BackgroundConfig
 from libs.logs import log_level_from_env
 from libs.telemetry import TelemetryConfig
 from services.edge.ratelimit import RateLimitConfig
@@ -116,7 +115,6 @@ class WebhookSettings:
     health: GrpcServerConfig
     telemetry: TelemetryConfig
     log_level: str = "info"
-    background: BackgroundConfig = field(default_factory=BackgroundConfig)
 
     @classmethod
     def from_env(cls) -> WebhookSettings:
@@ -132,5 +130,4 @@ class WebhookSettings:
             ),
             telemetry=TelemetryConfig.from_env(),
             log_level=log_level_from_env(),
-            background=BackgroundConfig.from_env(),
         )

@@ -8,7 +8,6 @@ from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
 from libs.grpc.config import HEALTH_GRACE_S, GrpcServerConfig
-from libs.lifecycle import BackgroundConfig
 from libs.logs import log_level_from_env
 from libs.smpp.config import SmppBindConfig
 from libs.telemetry import TelemetryConfig
@@ -113,7 +112,6 @@ class WorkerSettings:
     telemetry: TelemetryConfig
     log_level: str = "info"
     pacing: PacingConfig = field(default_factory=PacingConfig)
-    background: BackgroundConfig = field(default_factory=BackgroundConfig)
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
@@ -131,5 +129,4 @@ class WorkerSettings:
             telemetry=TelemetryConfig.from_env(),
             log_level=log_level_from_env(),
             pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),
-            background=BackgroundConfig.from_env(),
         )

@@ -63,7 +63,7 @@ def main() -> None:
         settings.log_level,
         settings.telemetry,
         lambda stop: run(settings, stop),
-        background=settings.background,
+        background=True,
     )
 
 

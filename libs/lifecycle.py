@@ -1,19 +1,15 @@
-"""Process entry: uvloop, a tuned garbage collector, a stop event set by
-SIGTERM/SIGINT so mains drain cleanly, and a lower CPU priority for the
-processes that work in the background."""
+"""Process entry: uvloop, a tuned garbage collector, and a stop event set by
+SIGTERM/SIGINT so mains drain cleanly."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import uvloop
 
-from libs import config
 from libs.logs import setup_logging
 from libs.telemetry import TelemetryConfig, setup_telemetry
 
@@ -34,32 +30,6 @@ def tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-@dataclass(frozen=True, slots=True)
-class BackgroundConfig:
-    """How far a background process (``OMNIGATE_BACKGROUND_NICE``) yields the CPU.
-
-    The delivery path (the sms worker, the webhook sender) is measured in a
-    carrier's seconds, a tenant's request in milliseconds. Where processes
-    share cores (``make run``, one machine for everything), a background
-    process that wakes for every small piece of work takes its share of the
-    cores from the request path, and a second replica takes a second share,
-    spent on batches half as large. At a lower priority it runs when the
-    request path waits, in larger batches (figures: docs/performance.md,
-    sixth session). Each Kubernetes pod has a cgroup of its own, in which
-    this orders only the pod's own processes: there CPU requests do it.
-    """
-
-    nice: int = 10
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.nice <= 19:
-            raise ValueError(f"nice must be 0..19, got {self.nice}")
-
-    @classmethod
-    def from_env(cls) -> BackgroundConfig:
-        return config.load(cls, "OMNIGATE_BACKGROUND_")
 
 
 def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -85,15 +55,8 @@ def run_service(
     log_level: str,
     telemetry: TelemetryConfig,
     main: Callable[[asyncio.Event], Awaitable[None]],
-    *,
-    background: bool = False,
 ) -> None:
-    """A service process: JSON logs, tracing, ``run(main)``, and spans flushed at exit.
-
-    A ``background`` one first lowers its CPU priority (``BackgroundConfig``).
-    """
-    if background:
-        os.nice(BackgroundConfig.from_env().nice)  # relative: below whatever started it
+    """A service process: JSON logs, tracing, ``run(main)``, and spans flushed at exit."""
     setup_logging(name, log_level)
     provider = setup_telemetry(name, telemetry)
     try:

@@ -92,11 +92,7 @@ def _sender_pacing(settings: WorkerSettings) -> tuple[Redis | None, Pacer | None
 def main() -> None:
     settings = WorkerSettings.from_env()
     lifecycle.run_service(
-        "sms-worker",
-        settings.log_level,
-        settings.telemetry,
-        lambda stop: run(settings, stop),
-        background=True,
+        "sms-worker", settings.log_level, settings.telemetry, lambda stop: run(settings, stop)
     )
 
 

@@ -1,5 +1,4 @@
-"""``make run``'s runner: Ctrl-C reaches it alone, it stops the services in order, and
-the delivery path yields the cores to the request path."""
+"""``make run``'s runner: Ctrl-C reaches it alone, and it stops the services in order."""
 
 from __future__ import annotations
 
@@ -38,13 +37,6 @@ async def test_services_run_out_of_the_terminals_process_group_and_stop_quietly(
         await platform.stop()
         await platform.drop()
     assert not_info(tmp_path) == []
-
-
-async def test_the_delivery_path_runs_below_the_request_path(platform: Platform) -> None:
-    nice = {name: os.getpriority(os.PRIO_PROCESS, pid) for name, pid in platform.pids().items()}
-    own = os.getpriority(os.PRIO_PROCESS, 0)
-    assert nice["edge-0"] == nice["sms"] == nice["devsmsc"] == own
-    assert nice["sms-worker-0"] == nice["webhooks"] == min(own + 10, 19)
 
 
 async def test_closing_the_terminal_stops_every_service_through_the_runner(

@@ -59,11 +59,7 @@ async def run(settings: WebhookSettings, stop: asyncio.Event) -> None:
 def main() -> None:
     settings = WebhookSettings.from_env()
     lifecycle.run_service(
-        "webhooks",
-        settings.log_level,
-        settings.telemetry,
-        lambda stop: run(settings, stop),
-        background=True,
+        "webhooks", settings.log_level, settings.telemetry, lambda stop: run(settings, stop)
     )
 
 

@@ -137,7 +137,7 @@ class PlatformConfig:
 
     @property
     def edge_url(self) -> str:
-        return f"http://127.0.0.1:{self.edge_port}"
+        return self.edge_urls[0]
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from libs.bus import (
@@ -57,17 +59,7 @@ async def test_a_message_an_outbox_relay_may_have_published_before_says_so(
     declared.append(spec)
     got = Collector()
     async with Consumer(bus, spec, got):
-        again = event()
-        await bus.publisher.publish(
-            OutgoingMessage(
-                again.exchange,
-                again.routing_key,
-                again.body,
-                again.type,
-                again.tenant_id,
-                headers={REPUBLISHED_HEADER: "1"},
-            )
-        )
+        await bus.publisher.publish(replace(event(), headers={REPUBLISHED_HEADER: "1"}))
         (d,) = await got.wait_for(1)
     assert (d.republished, d.redelivered, d.attempt) == (True, False, 0)
     assert d.maybe_seen

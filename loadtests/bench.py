@@ -36,7 +36,14 @@ import uvloop
 
 from deploy.local.platform import ROOT, Platform, PlatformConfig
 from libs.http import HttpClient, HttpError
-from loadtests.proc import calibration_ms, cpu_seconds, infra_cpu_seconds, peak_rss_mb, rss_mb
+from loadtests.proc import (
+    calibration_ms,
+    cpu_seconds,
+    infra_totals,
+    peak_rss_mb,
+    rss_mb,
+    wakeups,
+)
 from loadtests.receiver import BenchReceiver
 from tests.helpers.webhooks import Received
 
@@ -215,7 +222,8 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         urls = [f"{url}/v1/messages" for url in config.edge_urls]
         calibration = calibration_ms()
         pids = {**platform.pids(), "bench": os.getpid()}
-        cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_cpu_seconds()
+        cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_totals(cpu_seconds)
+        wakeups_before = {n: wakeups(pid) for n, pid in pids.items()} | infra_totals(wakeups)
         work_before = await platform.work_counts()
         scanned_before = await rows_scanned(config.dsn)
         memory = MemoryWatch(run, int(args.rate * args.duration) if args.rate else args.messages)
@@ -245,7 +253,8 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         await asyncio.gather(*background, return_exceptions=True)
         # A process restarted meanwhile (the crash drill) has no comparable figure.
         same = {n: pid for n, pid in pids.items() if platform.pids().get(n, pid) == pid}
-        cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_cpu_seconds()
+        cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_totals(cpu_seconds)
+        wakeups_after = {n: wakeups(pid) for n, pid in same.items()} | infra_totals(wakeups)
         work_after = await platform.work_counts()
         scanned = await rows_scanned(config.dsn) - scanned_before
         await client.close()
@@ -262,6 +271,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         rss = {n: peak_rss_mb(pid) for n, pid in platform.pids().items()}
         accepted = max(1, len(run.sent_at))
         cpu_ms = {n: round((cpu_after[n] - cpu_before[n]) * 1000 / accepted, 2) for n in cpu_after}
+        woken = {n: (wakeups_after[n] - wakeups_before[n]) / accepted for n in wakeups_after}
         # (statements, publishes) of each process during the load.
         work = {
             n: (after[0] - work_before[n][0], after[1] - work_before[n][1])
@@ -290,6 +300,9 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "rss_growth_after_warmup_pct": memory.growth_pct(platform),
             # Per accepted message, whatever the machine's speed (see loadtests/proc.py).
             "cpu_ms_per_msg": cpu_ms | {"total": round(sum(cpu_ms.values()), 2)},
+            # Wake-ups are what a replica adds on shared cores (loadtests/proc.py).
+            "wakeups_per_msg": {n: round(w, 2) for n, w in woken.items()}
+            | {"total": round(sum(woken.values()), 2)},
             "db_statements_per_msg": round(statements / accepted, 2),
             # Per process: what round trips a change saved, and where.
             "db_statements_per_msg_by_process": {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -26,8 +27,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def infra_cpu_seconds() -> dict[str, float]:
-    """CPU so far of every PostgreSQL, RabbitMQ and Redis process, summed by server."""
+def wakeups(pid: int) -> int:
+    """Times any thread of the process went to sleep and was woken, so far.
+
+    On two cores shared by every process, what a replica adds is mostly
+    wake-ups: each one its event loop's round, its syscalls and caches filled
+    again, whatever it then finds to do.
+    """
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            status = (task / "status").read_text()
+        except OSError:
+            continue  # the thread ended meanwhile
+        start = status.find("\nvoluntary_ctxt_switches:")
+        if start >= 0:
+            total += int(status[start:].split(maxsplit=2)[1])
+    return total
+
+
+def infra_totals(measure: Callable[[int], float]) -> dict[str, float]:
+    """`measure` of every PostgreSQL, RabbitMQ and Redis process, summed by server."""
     totals = dict.fromkeys(INFRA.values(), 0.0)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -37,7 +61,7 @@ def infra_cpu_seconds() -> dict[str, float]:
         except OSError:
             continue
         if comm in INFRA:
-            totals[INFRA[comm]] += cpu_seconds(int(entry.name))
+            totals[INFRA[comm]] += measure(int(entry.name))
     return totals
 
 

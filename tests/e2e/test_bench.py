@@ -30,6 +30,10 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     assert processes | {"postgres", "rabbitmq", "redis", "bench", "total"} <= set(
         figures["cpu_ms_per_msg"]
     )
+    woken = figures["wakeups_per_msg"]
+    assert processes | {"postgres", "rabbitmq", "redis", "bench", "total"} <= set(woken)
+    # Every service waits for work and is woken for it; PostgreSQL once per statement.
+    assert all(woken[n] > 0 for n in processes | {"postgres"})
     by_process = figures["db_statements_per_msg_by_process"]
     assert by_process["sms"] > 0 and by_process["sms-worker-0"] > 0
     assert figures["publishes_per_msg"] >= 2  # its two status events, at least

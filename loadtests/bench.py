@@ -39,8 +39,8 @@ from libs.http import HttpClient, HttpError
 from loadtests.proc import (
     calibration_ms,
     cpu_seconds,
-    infra_totals,
     peak_rss_mb,
+    reading,
     rss_mb,
     wakeups,
 )
@@ -222,8 +222,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         urls = [f"{url}/v1/messages" for url in config.edge_urls]
         calibration = calibration_ms()
         pids = {**platform.pids(), "bench": os.getpid()}
-        cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()} | infra_totals(cpu_seconds)
-        wakeups_before = {n: wakeups(pid) for n, pid in pids.items()} | infra_totals(wakeups)
+        cpu_before, wakeups_before = reading(cpu_seconds, pids), reading(wakeups, pids)
         work_before = await platform.work_counts()
         scanned_before = await rows_scanned(config.dsn)
         memory = MemoryWatch(run, int(args.rate * args.duration) if args.rate else args.messages)
@@ -253,8 +252,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         await asyncio.gather(*background, return_exceptions=True)
         # A process restarted meanwhile (the crash drill) has no comparable figure.
         same = {n: pid for n, pid in pids.items() if platform.pids().get(n, pid) == pid}
-        cpu_after = {n: cpu_seconds(pid) for n, pid in same.items()} | infra_totals(cpu_seconds)
-        wakeups_after = {n: wakeups(pid) for n, pid in same.items()} | infra_totals(wakeups)
+        cpu_after, wakeups_after = reading(cpu_seconds, same), reading(wakeups, same)
         work_after = await platform.work_counts()
         scanned = await rows_scanned(config.dsn) - scanned_before
         await client.close()

@@ -92,3 +92,8 @@ def rss_mb(pid: int) -> float:
 def peak_rss_mb(pid: int) -> float:
     """The most resident memory the process ever had."""
     return _status_mb(pid, "VmHWM:")
+
+
+def reading(measure: Callable[[int], float], pids: dict[str, int]) -> dict[str, float]:
+    """`measure` of each named process, and of PostgreSQL, RabbitMQ and Redis."""
+    return {n: measure(pid) for n, pid in pids.items()} | infra_totals(measure)

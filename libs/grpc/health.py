@@ -1,13 +1,16 @@
-"""A health-only gRPC server, for processes that have no gRPC API of their own.
+"""A gRPC server whose health follows checks of the process's own state.
 
-The sms worker and the webhook sender serve no RPCs, yet an orchestrator
-must learn when they cannot work: a metrics endpoint answers just as well
-after the broker connection or the SMPP bind is lost. So they serve the
+A process that serves no RPCs (the sms worker) must still let an
+orchestrator learn when it cannot work: a metrics endpoint answers just as
+well after the broker connection or the SMPP bind is lost. So it serves the
 standard gRPC health service (and reflection, for ``grpcurl``), built by
 ``start_server`` like every other gRPC server, whose overall status (service
 ``""``) is SERVING only while every named check passes. Each check's own
 status is served under its name too (``grpc_health_probe -service smpp``),
-so an operator can see which one failed.
+so an operator can see which one failed. A process with an API (``register``)
+serves it on the same server; its services' own names stay SERVING, so a
+probe can ask whether the API answers (its name) apart from whether the
+process can do all its work (``""``).
 
 Checks are plain reads of state their libraries keep anyway (aio-pika's
 ``connected`` event, the SMPP client's ``bound``), evaluated by one task
@@ -24,7 +27,7 @@ from collections.abc import Callable, Mapping
 from grpc_health.v1 import health_pb2
 
 from libs.grpc.config import GrpcServerConfig
-from libs.grpc.server import RunningServer, start_server
+from libs.grpc.server import Register, RunningServer, start_server
 
 log = logging.getLogger("omnigate.grpc")
 
@@ -35,7 +38,7 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class HealthServer:
-    """A started health-only server; ``stop`` reports NOT_SERVING, then closes it."""
+    """A started server whose health follows its checks; ``stop``: NOT_SERVING, then closed."""
 
     def __init__(
         self, server: RunningServer, checks: Mapping[str, Check], interval_s: float
@@ -91,7 +94,11 @@ class HealthServer:
 
 
 async def start_health_server(
-    config: GrpcServerConfig, checks: Mapping[str, Check], *, interval_s: float = 1.0
+    config: GrpcServerConfig,
+    checks: Mapping[str, Check],
+    *,
+    register: Register | None = None,
+    interval_s: float = 1.0,
 ) -> HealthServer:
     """Serve gRPC health on ``config``'s port; ``""`` is SERVING while every check passes.
 
@@ -104,7 +111,7 @@ async def start_health_server(
         raise ValueError('"" is the overall status, not a check name')
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
-    server = await start_server(config, lambda _server: None, ())
+    server = await start_server(config, register)
     health = HealthServer(server, checks, interval_s)
     await health._start()
     return health

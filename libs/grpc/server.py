@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -30,12 +30,37 @@ class RunningServer:
         await self.server.stop(grace_s)
 
 
-async def start_server(
-    config: GrpcServerConfig,
-    register: Callable[[grpc.aio.Server], None],
-    service_names: Sequence[str],
-) -> RunningServer:
-    """Start a server with ``register`` adding the servicers; binds port 0 in tests."""
+Register = Callable[[grpc.aio.Server], None]
+
+
+@dataclass(slots=True)
+class _Registrar:
+    """The server as ``register`` sees it: what it adds is added, and its services named.
+
+    Health and reflection then list exactly the services registered, with no
+    second list of names to keep in step with the servicers.
+    """
+
+    server: grpc.aio.Server
+    names: list[str] = field(default_factory=list)
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        for handler in handlers:
+            if isinstance(handler, grpc.ServiceRpcHandler) and handler.service_name():
+                name = handler.service_name()
+                if name not in self.names:
+                    self.names.append(name)
+        self.server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: object) -> None:
+        self.server.add_registered_method_handlers(service, handlers)
+
+
+async def start_server(config: GrpcServerConfig, register: Register | None = None) -> RunningServer:
+    """Start a server with ``register`` adding the servicers (none: health and reflection only).
+
+    Binds port 0 in tests (``RunningServer.port`` says which it got).
+    """
     server = grpc.aio.server(
         interceptors=[ServerInterceptor()],
         options=[
@@ -48,10 +73,12 @@ async def start_server(
             ("grpc.max_connection_age_grace_ms", int(max(config.grace_s, 30.0) * 1000)),
         ],
     )
-    register(server)
+    registrar = _Registrar(server)
+    if register is not None:
+        register(registrar)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = tuple(service_names)
+    names = tuple(registrar.names)
     reflection.enable_server_reflection(
         (
             *names,

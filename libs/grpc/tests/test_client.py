@@ -35,10 +35,7 @@ def _who(name: str) -> Callable[[grpc.aio.Server], None]:
 
 @asynccontextmanager
 async def servers(*names: str, **config: float) -> AsyncIterator[list[RunningServer]]:
-    running = [
-        await start_server(GrpcServerConfig(port=0, **config), _who(n), ["omnigate.test.Who"])
-        for n in names
-    ]
+    running = [await start_server(GrpcServerConfig(port=0, **config), _who(n)) for n in names]
     try:
         yield running
     finally:

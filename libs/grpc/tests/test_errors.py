@@ -45,7 +45,6 @@ async def server() -> AsyncIterator[tuple[RunningServer, _Raising]]:
     running = await start_server(
         GrpcServerConfig(port=0),
         lambda s: sms_pb2_grpc.add_SmsServiceServicer_to_server(servicer, s),
-        ["omnigate.sms.v1.SmsService"],
     )
     yield running, servicer
     await running.stop(0)

@@ -122,6 +122,26 @@ async def test_stop_reports_not_serving_before_the_server_closes(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
+async def test_an_api_on_the_same_server_stays_serving_while_a_check_fails() -> None:
+    flags = Flags(bus=False)
+    api = "omnigate.test.Api"
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: request)
+
+    def register(server: grpc.aio.Server) -> None:
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(api, {"Echo": handler}),)
+        )
+
+    health = await start_health_server(
+        GrpcServerConfig(port=0), flags.checks(), register=register, interval_s=60
+    )
+    try:
+        assert await check(health.port) == NOT_SERVING
+        assert await check(health.port, api) == SERVING
+    finally:
+        await health.stop(0)
+
+
 async def test_only_health_and_reflection_are_served(server: HealthServer) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)

@@ -87,4 +87,6 @@ def load(
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"{prefix}*: {exc}") from exc
+        # A check in __post_init__ names its fields: name the variables they come from.
+        named = [f"{prefix}{f.name.upper()}" for f in fields if f.name in str(exc)]
+        raise ConfigError(f"{', '.join(named) or prefix + '*'}: {exc}") from exc

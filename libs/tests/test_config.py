@@ -52,3 +52,17 @@ def test_defaults_given_to_load_replace_the_class_defaults_but_not_the_environme
 def test_a_default_for_a_field_the_class_lacks_is_refused() -> None:
     with pytest.raises(TypeError, match="sise"):
         load(Example, "X_", {"X_DSN": "d"}, defaults={"sise": 9})
+
+
+def test_a_value_its_class_refuses_names_the_variable() -> None:
+    @dataclass(frozen=True)
+    class Pool:
+        min_size: int = 1
+        max_size: int = 10
+
+        def __post_init__(self) -> None:
+            if self.max_size < self.min_size:
+                raise ValueError("max_size must be at least min_size")
+
+    with pytest.raises(ConfigError, match=r"^P_MIN_SIZE, P_MAX_SIZE: max_size must"):
+        load(Pool, "P_", {"P_MAX_SIZE": "0"})

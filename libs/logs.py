@@ -11,8 +11,6 @@ from dataclasses import dataclass
 import orjson
 from opentelemetry import trace
 
-from libs import config
-
 # Set by a server for the request it is handling, so every log line names it.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -58,10 +56,6 @@ class LogConfig:
     def __post_init__(self) -> None:
         if self.log_level not in _LEVELS:
             raise ValueError(f"log_level must be one of {_LEVELS}")
-
-
-def log_level_from_env() -> str:
-    return config.load(LogConfig, "OMNIGATE_").log_level
 
 
 def setup_logging(service: str, level: str = "info") -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -58,6 +58,14 @@ def start_span(
     if not _recording:
         return NOT_RECORDING
     return tracer.start_as_current_span(name, **kwargs)
+
+
+def current_trace_headers() -> dict[str, str]:
+    """The W3C trace context (traceparent, tracestate) of the current span; {} when off."""
+    carrier: dict[str, str] = {}
+    if _recording:
+        propagate.inject(carrier)
+    return carrier
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,20 +7,18 @@ rendered differently from kustomize (and a test compares the result with
 
 A ``Workload`` is one Deployment's container: the environment it gets from
 its ConfigMaps and Secrets, the module its command runs, and that module's
-own settings loaders (found in its source: every ``X.from_env()`` and
-``libs.config.load(Cls, "PREFIX")`` call) run on that environment. Each
-``libs.config.load`` call they make is recorded, so which variables a process
-reads and which it requires come from the code, not from a list kept here.
+settings loader (its ``SERVICE.load``, the ``libs.runtime.Service`` the
+console script runs) run on that environment. Each ``libs.config.load`` call
+it makes is recorded, so which variables a process reads and which it
+requires come from the code, not from a list kept here.
 """
 
 from __future__ import annotations
 
-import ast
 import base64
 import dataclasses
 import importlib
 import importlib.util
-import inspect
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from unittest import mock
 import yaml
 
 import libs.config
+from libs.runtime import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -241,53 +240,12 @@ def entry_module(container: Obj) -> tuple[str | None, str | None]:
 
 
 def settings_loaders(module_name: str) -> list[Callable[[], object]]:
-    """Every settings loader the module's source calls: ``X.from_env()``, ``load(Cls, "P_")``."""
-    module = importlib.import_module(module_name)
-    tree = ast.parse(inspect.getsource(module))
-    loaders: dict[str, Callable[[], object]] = {}
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "from_env"
-            and isinstance(func.value, ast.Name)
-        ):
-            owner = getattr(module, func.value.id)
-            loaders[f"{func.value.id}.from_env"] = owner.from_env
-        elif (
-            _is_config_load(module, func)
-            and len(node.args) >= 2
-            and isinstance(node.args[0], ast.Name)
-            and isinstance(node.args[1], ast.Constant)
-            and isinstance(node.args[1].value, str)
-        ):
-            cls, prefix = getattr(module, node.args[0].id), node.args[1].value
-            if node.keywords:
-                # Its defaults= are code, not a constant this reading can replay.
-                raise ValueError(
-                    f"{module_name}: load({cls.__name__}, {prefix!r}, ...) with keywords:"
-                    " move it into a settings class's from_env()"
-                )
-            loaders[f"load({cls.__name__}, {prefix})"] = _loader(cls, prefix)
-    return list(loaders.values())
-
-
-def _loader(cls: type, prefix: str) -> Callable[[], object]:
-    # Through the module attribute at call time, so that the recorder sees the call.
-    return lambda: libs.config.load(cls, prefix)
-
-
-def _is_config_load(module: object, func: ast.expr) -> bool:
-    if isinstance(func, ast.Name):
-        return getattr(module, func.id, None) is libs.config.load
-    return (
-        isinstance(func, ast.Attribute)
-        and func.attr == "load"
-        and isinstance(func.value, ast.Name)
-        and getattr(module, func.value.id, None) is libs.config
-    )
+    """The settings loader of the service the module runs: its ``SERVICE.load``
+    (``libs.runtime.Service``), which reads what every process reads and the service's own."""
+    service = getattr(importlib.import_module(module_name), "SERVICE", None)
+    if not isinstance(service, Service):
+        return []
+    return [service.load]
 
 
 def load_settings(module_name: str, env: dict[str, str]) -> Loaded:
@@ -310,7 +268,8 @@ def load_settings(module_name: str, env: dict[str, str]) -> Loaded:
     with mock.patch.object(libs.config, "load", recording_load):
         for loader in loaders:
             try:
-                loaded.results.append(loader())
+                result = loader()
+                loaded.results.extend(result if isinstance(result, tuple) else [result])
             except libs.config.ConfigError as exc:
                 loaded.errors.append(str(exc))
     return loaded

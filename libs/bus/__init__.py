@@ -16,7 +16,14 @@ from libs.bus.connection import Bus
 from libs.bus.consumer import BaseConsumer, Consumer, Handler, is_retryable
 from libs.bus.idempotency import first_time, first_time_many, prune_processed
 from libs.bus.message import COMMANDS, EVENTS, Delivery, OutgoingMessage
-from libs.bus.outbox import OUTBOX_MIGRATIONS, OutboxRelay, Written, add_to_outbox, outbox_insert
+from libs.bus.outbox import (
+    OUTBOX_MIGRATIONS,
+    OutboxRelay,
+    OutboxWriter,
+    Written,
+    add_to_outbox,
+    outbox_insert,
+)
 from libs.bus.publisher import Publisher, PublishFailed
 from libs.bus.topology import (
     QueueSpec,
@@ -42,6 +49,7 @@ __all__ = [
     "Delivery",
     "Handler",
     "OutboxRelay",
+    "OutboxWriter",
     "OutgoingMessage",
     "PublishFailed",
     "Publisher",

@@ -204,6 +204,23 @@ class _Publishes(Protocol):
     async def publish_many(self, messages: Sequence[OutgoingMessage]) -> None: ...
 
 
+class OutboxWriter(Protocol):
+    """What a service's code writes its messages through (an ``OutboxRelay``, or a fake).
+
+    ``add`` inside the change's transaction, or ``owner`` for an
+    ``outbox_insert`` in the change's own statement; then ``committed`` with
+    what was written, once the transaction committed.
+    """
+
+    owner: str
+
+    async def add(
+        self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]
+    ) -> Written: ...
+
+    def committed(self, written: Written) -> None: ...
+
+
 class OutboxRelay:
     """Relays a schema's outbox to the bus until stopped; run one per service process.
 
@@ -258,6 +275,10 @@ class OutboxRelay:
         self._stopping.clear()
         self._listen_task = asyncio.create_task(self._listen(), name=f"{self.name} listen")
         self._run_task = asyncio.create_task(self._run(), name=f"{self.name} relay")
+
+    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> Written:
+        """Write ``messages`` in the caller's transaction, for this relay (``committed`` next)."""
+        return await add_to_outbox(conn, messages, owner=self.owner)
 
     def committed(self, written: Written) -> None:
         """Publish what a committed transaction wrote with ``owner=self.owner``."""

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
 from libs.api.sms.v1 import sms_pb2_grpc
-from libs.db import MigrationSource, create_pool, migrate
+from libs.db import create_pool, migrate
 from libs.grpc.client import open_channel
 from services.edge import idempotency, messages, openapi, ratelimit
 from services.edge.admin import create_admin_app
@@ -17,16 +16,12 @@ from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
 from services.edge.problems import problem_middleware
+from services.edge.schema import MIGRATIONS
 from services.edge.sms_sender import SmsSender
 from services.edge.webhooks import api as webhooks_api
 from services.edge.webhooks import openapi as webhooks_openapi
 
-MIGRATIONS = MigrationSource("edge", Path(__file__).parent / "migrations")
 POOL_KEY = web.AppKey("pool", asyncpg.Pool)
-
-
-async def prepare_database(pool: asyncpg.Pool, schema: str) -> None:
-    await migrate(pool, schema, [MIGRATIONS])
 
 
 def create_app(settings: EdgeSettings) -> web.Application:
@@ -43,7 +38,7 @@ def create_app(settings: EdgeSettings) -> web.Application:
 
     async def database(app: web.Application) -> AsyncIterator[None]:
         pool = await create_pool(settings.db)
-        await prepare_database(pool, settings.db.schema)
+        await migrate(pool, settings.db.schema, list(MIGRATIONS))
         app[POOL_KEY] = pool
         verifier = KeyVerifier(pool, settings.db.dsn, settings.http.auth_cache_ttl_s)
         await verifier.start()

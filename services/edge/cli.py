@@ -23,13 +23,12 @@ from typing import Any
 import asyncpg
 import orjson
 
-from libs import config
-from libs.db import DatabaseConfig, create_pool
+from libs import runtime
+from libs.db import create_pool, migrate
 from libs.errors import OmnigateError
 from services.edge import tenants
 from services.edge.admin import key_json, tenant_json
-from services.edge.app import prepare_database
-from services.edge.config import SCHEMA
+from services.edge.schema import MIGRATIONS, SCHEMA
 from services.edge.tenants import Limit
 
 
@@ -124,10 +123,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _run(args: argparse.Namespace) -> Any:
-    db = config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA)
+    db = runtime.database(SCHEMA)
     pool = await create_pool(db)
     try:
-        await prepare_database(pool, db.schema)
+        await migrate(pool, db.schema, list(MIGRATIONS))
         async with pool.acquire() as conn:
             return await args.run(conn, args)
     finally:

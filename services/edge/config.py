@@ -5,15 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from libs import config
+from libs import config, runtime
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import HEALTH_GRACE_S, GrpcClientConfig, GrpcServerConfig
-from libs.logs import log_level_from_env
-from libs.telemetry import TelemetryConfig
+from libs.grpc.config import GrpcClientConfig, GrpcServerConfig
 from services.edge.ratelimit import RateLimitConfig
-
-SCHEMA = "edge"
+from services.edge.schema import SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +82,15 @@ class EdgeSettings:
     sms: GrpcClientConfig
     ratelimit: RateLimitConfig
     webhooks: WebhookConfig
-    telemetry: TelemetryConfig
-    log_level: str = "info"
 
     @classmethod
     def from_env(cls) -> EdgeSettings:
         return cls(
             http=config.load(HttpConfig, "OMNIGATE_EDGE_"),
-            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
+            db=runtime.database(SCHEMA),
             sms=config.load(GrpcClientConfig, "OMNIGATE_SMS_CLIENT_"),
             ratelimit=config.load(RateLimitConfig, "OMNIGATE_RATELIMIT_"),
             webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
-            telemetry=TelemetryConfig.from_env(),
-            log_level=log_level_from_env(),
         )
 
 
@@ -113,21 +106,13 @@ class WebhookSettings:
     db: DatabaseConfig
     bus: BusConfig
     health: GrpcServerConfig
-    telemetry: TelemetryConfig
-    log_level: str = "info"
 
     @classmethod
     def from_env(cls) -> WebhookSettings:
         return cls(
             webhooks=config.load(WebhookConfig, "OMNIGATE_WEBHOOKS_"),
-            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
-            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            db=runtime.database(SCHEMA),
+            bus=runtime.bus(),
             # Next to the sms API's 50051 and the sms worker's 50052 on one machine.
-            health=config.load(
-                GrpcServerConfig,
-                "OMNIGATE_WEBHOOKS_HEALTH_",
-                defaults={"port": 50053, "grace_s": HEALTH_GRACE_S},
-            ),
-            telemetry=TelemetryConfig.from_env(),
-            log_level=log_level_from_env(),
+            health=runtime.health_server("OMNIGATE_WEBHOOKS_HEALTH_", port=50053),
         )

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from libs import config
+from libs import config, runtime
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import HEALTH_GRACE_S, GrpcServerConfig
-from libs.logs import log_level_from_env
+from libs.grpc.config import GrpcServerConfig
 from libs.smpp.config import SmppBindConfig
-from libs.telemetry import TelemetryConfig
-
-SCHEMA = "sms"
+from services.sms.schema import SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +79,13 @@ class ServerSettings:
     db: DatabaseConfig
     bus: BusConfig
     grpc: GrpcServerConfig
-    telemetry: TelemetryConfig
-    log_level: str = "info"
 
     @classmethod
     def from_env(cls) -> ServerSettings:
         return cls(
-            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
-            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
-            grpc=config.load(GrpcServerConfig, "OMNIGATE_SMS_GRPC_"),
-            telemetry=TelemetryConfig.from_env(),
-            log_level=log_level_from_env(),
+            db=runtime.database(SCHEMA),
+            bus=runtime.bus(),
+            grpc=runtime.grpc_server("OMNIGATE_SMS_GRPC_", port=50051),
         )
 
 
@@ -109,24 +102,16 @@ class WorkerSettings:
     smpp: SmppBindConfig
     worker: WorkerConfig
     health: GrpcServerConfig
-    telemetry: TelemetryConfig
-    log_level: str = "info"
     pacing: PacingConfig = field(default_factory=PacingConfig)
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
         return cls(
-            db=config.load(DatabaseConfig, "OMNIGATE_DB_").with_schema(SCHEMA),
-            bus=config.load(BusConfig, "OMNIGATE_BUS_"),
+            db=runtime.database(SCHEMA),
+            bus=runtime.bus(),
             smpp=config.load(SmppBindConfig, "OMNIGATE_SMPP_"),
             worker=config.load(WorkerConfig, "OMNIGATE_SMS_WORKER_"),
-            # Next to the sms API's 50051 and the webhook sender's 50053 on one machine.
-            health=config.load(
-                GrpcServerConfig,
-                "OMNIGATE_SMS_WORKER_HEALTH_",
-                defaults={"port": 50052, "grace_s": HEALTH_GRACE_S},
-            ),
-            telemetry=TelemetryConfig.from_env(),
-            log_level=log_level_from_env(),
+            # Next to the sms API's 50051 and the webhooks service's 50053 on one machine.
+            health=runtime.health_server("OMNIGATE_SMS_WORKER_HEALTH_", port=50052),
             pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),
         )

@@ -9,14 +9,11 @@ transaction that made the change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
-
-import asyncpg
-from opentelemetry import propagate
+from typing import Any
 
 from libs.api.sms.v1 import events_pb2, sms_pb2
-from libs.bus import OutboxRelay, OutgoingMessage, QueueSpec, Written, add_to_outbox
-from libs.telemetry import tracing_on
+from libs.bus import OutgoingMessage, QueueSpec
+from libs.telemetry import current_trace_headers
 from services.sms import status as st
 from services.sms.convert import message_from_row, timestamp
 from services.sms.repository import NewMessage, Transition
@@ -34,38 +31,6 @@ ROUTING_PREFIX = "sms.message."
 MAX_PER_COMMAND = 64
 
 TraceHeaders = dict[str, str]
-
-
-class OutboxWriter(Protocol):
-    # Marks the rows this process's relay publishes (``outbox_insert(owner=...)``).
-    owner: str
-
-    async def add(
-        self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]
-    ) -> Written: ...
-
-    def committed(self, written: Written) -> None: ...
-
-
-class RelayOutbox:
-    """Writes to the outbox table, handing the rows to this process's relay after the commit."""
-
-    def __init__(self, relay: OutboxRelay) -> None:
-        self._relay = relay
-        self.owner = relay.owner
-
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> Written:
-        return await add_to_outbox(conn, messages, owner=self.owner)
-
-    def committed(self, written: Written) -> None:
-        self._relay.committed(written)
-
-
-def current_trace_headers() -> TraceHeaders:
-    carrier: TraceHeaders = {}
-    if tracing_on():
-        propagate.inject(carrier)
-    return carrier
 
 
 def submit_commands(

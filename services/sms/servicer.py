@@ -17,15 +17,17 @@ from opentelemetry import propagate, trace
 
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
 from libs.batching import MicroBatcher
+from libs.bus import OutboxWriter
 from libs.cursors import decode_cursor, encode_cursor
 from libs.db import TableGrowth
 from libs.errors import InvalidArgument, NotFound, OmnigateError
 from libs.grpc.errors import to_status_proto
 from libs.ids import is_id, new_id
-from libs.telemetry import tracing_on
+from libs.telemetry import current_trace_headers, tracing_on
 from services.sms import events, repository
 from services.sms import status as st
 from services.sms.convert import ENCODING_NUMBERS, message_from_row
+from services.sms.events import TraceHeaders
 from services.sms.validation import validate_send
 
 _tracer = trace.get_tracer("omnigate.sms")
@@ -35,10 +37,10 @@ MAX_PAGE_SIZE = 1000
 
 
 class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, outbox: events.OutboxWriter) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter) -> None:
         self._pool = pool
         self._outbox = outbox
-        self._inserts: MicroBatcher[tuple[repository.NewMessage, events.TraceHeaders], str | None]
+        self._inserts: MicroBatcher[tuple[repository.NewMessage, TraceHeaders], str | None]
         self._inserts = MicroBatcher(self._flush_inserts, max_size=256, max_delay_s=0.002)
         self._growth = TableGrowth(pool)
 
@@ -97,14 +99,14 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         )
         # The trace context is taken here, in the request's span, because the
         # flush runs in the batcher's task.
-        existing_id = await self._inserts.submit((new, events.current_trace_headers()))
+        existing_id = await self._inserts.submit((new, current_trace_headers()))
         if existing_id is not None:
             # The same Idempotency-Key created this message before: answer with it.
             return await self._get(request.tenant_id, existing_id)
         return message_from_row(new.as_row(), [new.first_transition()])
 
     async def _flush_inserts(
-        self, items: Sequence[tuple[repository.NewMessage, events.TraceHeaders]]
+        self, items: Sequence[tuple[repository.NewMessage, TraceHeaders]]
     ) -> list[str | None]:
         commands = events.submit_commands(items)
         async with self._pool.acquire() as conn:

@@ -35,7 +35,7 @@ from opentelemetry.trace import SpanKind
 from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2, sms_pb2
 from libs.batching import MicroBatcher
-from libs.bus import Delivery
+from libs.bus import Delivery, OutboxWriter
 from libs.db import TableGrowth
 from libs.errors import Unavailable
 from libs.ids import new_id
@@ -117,7 +117,7 @@ class SmsWorker:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        outbox: events.OutboxWriter,
+        outbox: OutboxWriter,
         smpp: Submitter,
         pacer: Pacer | None,
         settings: WorkerConfig,

@@ -8,14 +8,14 @@ prefix and its own Redis key prefix, so runs never see each other nor a
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
 
 # One free_port for platforms and tests, so that no two of them share a port.
 from deploy.local.platform import free_port as free_port
-from libs.db import DatabaseConfig, create_pool
+from libs.db import DatabaseConfig, MigrationSource, create_pool, migrate
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -49,14 +49,14 @@ async def temporary_database() -> AsyncIterator[str]:
 async def schema_pool(
     dsn: str,
     kind: str,
-    prepare: Callable[[asyncpg.Pool, str], Awaitable[None]],
+    migrations: Sequence[MigrationSource],
     max_size: int = 4,
 ) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a fresh schema of ``dsn``, migrated by ``prepare(pool, schema)``; dropped after."""
+    """A pool on a fresh schema of ``dsn`` with ``migrations`` applied; dropped after."""
     config = DatabaseConfig(dsn=dsn, schema=unique_name(kind), min_size=1, max_size=max_size)
     pool = await create_pool(config)
     try:
-        await prepare(pool, config.schema)
+        await migrate(pool, config.schema, list(migrations))
         yield pool
     finally:
         await pool.execute(f'DROP SCHEMA "{config.schema}" CASCADE')

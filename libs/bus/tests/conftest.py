@@ -12,7 +12,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from libs.bus import OUTBOX_MIGRATIONS, Bus, BusConfig, QueueSpec
-from libs.db import migrate
 from tests.helpers.bus import bus_cleanup
 from tests.helpers.infra import schema_pool
 
@@ -56,8 +55,5 @@ async def bus(
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async def prepare(p: asyncpg.Pool, schema: str) -> None:
-        await migrate(p, schema, [OUTBOX_MIGRATIONS])
-
-    async with schema_pool(database_dsn, "bus", prepare, max_size=6) as p:
+    async with schema_pool(database_dsn, "bus", [OUTBOX_MIGRATIONS], max_size=6) as p:
         yield p

@@ -13,10 +13,8 @@ from tests.helpers.infra import schema_pool
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async def prepare(p: asyncpg.Pool, _schema: str) -> None:
+    async with schema_pool(database_dsn, "growth", []) as p:
         await p.execute("CREATE TABLE items (id text PRIMARY KEY, v int NOT NULL)")
-
-    async with schema_pool(database_dsn, "growth", prepare) as p:
         yield p
 
 

@@ -6,7 +6,6 @@ import re
 
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
-from libs.telemetry import TelemetryConfig
 from services.edge.app import create_app
 from services.edge.config import EdgeSettings, HttpConfig, WebhookConfig
 from services.edge.openapi import document
@@ -21,7 +20,6 @@ def _public_routes() -> set[tuple[str, str]]:
         sms=GrpcClientConfig(),
         ratelimit=RateLimitConfig(),
         webhooks=WebhookConfig(),
-        telemetry=TelemetryConfig(),
     )
     app = create_app(settings)
     routes = set()

@@ -14,7 +14,7 @@ from libs.bus import COMMANDS, OutgoingMessage
 from libs.ids import new_id
 from services.sms import repository as repo
 from services.sms import status as st
-from services.sms.main import prepare_database
+from services.sms.schema import MIGRATIONS
 from tests.helpers.infra import schema_pool
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async with schema_pool(database_dsn, "sms", prepare_database) as pool:
+    async with schema_pool(database_dsn, "sms", MIGRATIONS) as pool:
         yield pool
 
 

@@ -1,0 +1,19 @@
+"""One runtime for every service process (see ``service`` and ``parts``)."""
+
+from libs.runtime.parts import Runtime
+from libs.runtime.process import GC_THRESHOLDS, tune_gc
+from libs.runtime.service import Service, StartFailed
+from libs.runtime.settings import ProcessSettings, bus, database, grpc_server, health_server
+
+__all__ = [
+    "GC_THRESHOLDS",
+    "ProcessSettings",
+    "Runtime",
+    "Service",
+    "StartFailed",
+    "bus",
+    "database",
+    "grpc_server",
+    "health_server",
+    "tune_gc",
+]

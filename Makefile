@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test proto proto-check lint bench tenant clean
+.PHONY: help install lock run test proto proto-check lint bench tenant clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,6 +19,21 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install Omnigate with its dev tools
+
+# Both locks are for CPython 3.11 on Linux, the image's and CI's; each pinned version carries
+# the hashes of all its files, so that x86_64 and aarch64 alike verify. uv keeps the versions
+# already locked unless pyproject.toml asks otherwise: LOCK_ARGS=--upgrade takes the newest
+# of everything, LOCK_ARGS='--upgrade-package NAME' of one. The runtime lock is resolved
+# within the dev lock, so that the image runs the versions the tests ran.
+UV_COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes \
+	--no-strip-markers --no-strip-extras --python-version 3.11 --python-platform linux \
+	--custom-compile-command 'make lock'
+
+lock: $(STAMP) ## Re-resolve requirements/*.lock from pyproject.toml (LOCK_ARGS=--upgrade)
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml requirements/build.in --extra dev \
+		-o requirements/dev.lock
+	$(UV_COMPILE) pyproject.toml requirements/build.in -c requirements/dev.lock \
+		-o requirements/runtime.lock
 
 run: $(STAMP) ## Start the whole platform (edge :8080, sms, worker, webhooks, dev SMSC)
 	$(PY) -m deploy.local.platform

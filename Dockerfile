@@ -15,11 +15,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 # A virtualenv at the path it keeps in the final image, so its scripts' shebangs hold.
 RUN python -m venv /opt/omnigate
 WORKDIR /src
+# Every dependency ships manylinux wheels for CPython 3.11: no compiler needed.
+# Each is pinned in the lock with its hashes, pip and setuptools too (`make lock`).
+COPY requirements/runtime.lock ./requirements/
+RUN /opt/omnigate/bin/pip install --no-compile --require-hashes -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY libs ./libs
 COPY services ./services
-# Every dependency ships manylinux wheels for CPython 3.11: no compiler needed.
-RUN /opt/omnigate/bin/pip install --no-compile . \
+# The project itself adds nothing to the lock: no dependencies, the locked setuptools builds it.
+RUN /opt/omnigate/bin/pip install --no-compile --no-deps --no-build-isolation . \
     && /opt/omnigate/bin/python -m compileall -q /opt/omnigate/lib
 
 FROM ${PYTHON_IMAGE}

@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
-from services.edge import tenants
+from services.edge import scopes, tenants
 from services.edge.json_body import read_object
 from services.edge.pagination import list_body, page_args
 from services.edge.tenants import ApiKey, Limit, Tenant
@@ -149,7 +149,7 @@ async def create_key(request: web.Request) -> web.Response:
             conn,
             request.match_info["tenant_id"],
             name=_string(data, "name"),
-            scopes=tenants.resolve_scopes(scopes_in),
+            scopes=scopes.resolve(scopes_in),
             limit=_limit_from(data),
         )
     return _json(key_json(created.key) | {"secret": created.secret}, 201)

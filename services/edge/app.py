@@ -10,7 +10,7 @@ from aiohttp import web
 from libs.api.sms.v1 import sms_pb2_grpc
 from libs.db import create_pool, migrate
 from libs.grpc.client import open_channel
-from services.edge import idempotency, messages, openapi, ratelimit
+from services.edge import idempotency, messages, openapi, ratelimit, routes
 from services.edge.admin import create_admin_app
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
@@ -64,6 +64,7 @@ def create_app(settings: EdgeSettings) -> web.Application:
     openapi.add_route(app, openapi.document(webhooks_openapi.PATHS, webhooks_openapi.SCHEMAS))
     app.add_subapp("/admin/v1/", create_admin_app(settings.http.admin_token, lambda: app[POOL_KEY]))
     app.router.add_get("/healthz", _healthz)
+    routes.check(app)
     return app
 
 

@@ -1,4 +1,4 @@
-"""API-key authentication and scopes for /v1 routes.
+"""API-key authentication and scopes for /v1 routes (each route declares its scope: ``routes``).
 
 ``Authorization: Bearer og_live_...``. Verified keys are cached in the
 process (a database round trip per request would cost more than the request
@@ -20,7 +20,7 @@ import asyncpg
 from aiohttp import web
 
 from libs.errors import PermissionDenied, Unauthenticated
-from services.edge import tenants
+from services.edge import routes, tenants
 from services.edge.tenants import AUTH_CHANNEL, Principal, Tenant
 
 log = logging.getLogger("omnigate.edge.auth")
@@ -29,9 +29,6 @@ PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TENANT_KEY = web.RequestKey("tenant", Tenant)
 _MAX_CACHE = 10_000
 _RELISTEN_S = 1.0
-
-# The scope a route needs: its resource (first segment after /v1/) and read or write.
-_RESOURCES = {"messages": "messages", "webhook_endpoints": "webhooks"}
 
 
 class KeyVerifier:
@@ -102,19 +99,12 @@ class KeyVerifier:
 VERIFIER_KEY = web.AppKey("key_verifier", KeyVerifier)
 
 
-def required_scope(method: str, path: str) -> str | None:
-    resource = path.removeprefix("/v1/").split("/", 1)[0]
-    name = _RESOURCES.get(resource)
-    if name is None:
-        return None
-    return f"{name}:{'read' if method in ('GET', 'HEAD') else 'write'}"
-
-
 @web.middleware
 async def auth_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    if not request.path.startswith("/v1/") or request.path == "/v1/openapi.json":
+    scope = routes.scope_of(request)
+    if not request.path.startswith("/v1/") or scope == routes.PUBLIC:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
@@ -125,7 +115,7 @@ async def auth_middleware(
             else "the Authorization header must be 'Bearer <key>'"
         )
     principal = await request.app[VERIFIER_KEY].verify(key.strip())
-    scope = required_scope(request.method, request.path)
+    # No scope: no route matched, and the handler answers 404 or 405 to the caller.
     if scope is not None and not principal.allows(scope):
         raise PermissionDenied(f"this API key lacks the {scope!r} scope")
     request[PRINCIPAL_KEY] = principal

@@ -26,7 +26,7 @@ import orjson
 from libs import runtime
 from libs.db import create_pool, migrate
 from libs.errors import OmnigateError
-from services.edge import tenants
+from services.edge import scopes, tenants
 from services.edge.admin import key_json, tenant_json
 from services.edge.schema import MIGRATIONS, SCHEMA
 from services.edge.tenants import Limit
@@ -70,7 +70,7 @@ async def _create_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any
         conn,
         args.tenant_id,
         name=args.name,
-        scopes=tenants.resolve_scopes(args.scope or ["full"]),
+        scopes=scopes.resolve(args.scope or ["full"]),
         limit=_limit(args),
     )
     return key_json(created.key) | {"secret": created.secret}

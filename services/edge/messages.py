@@ -7,10 +7,11 @@ from aiohttp import web
 
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
 from libs.errors import InvalidArgument
-from services.edge import idempotency
+from services.edge import idempotency, routes
 from services.edge.auth import TENANT_KEY
 from services.edge.json_body import read_object
 from services.edge.representation import message_json
+from services.edge.scopes import READ, WRITE, scope
 from services.edge.sms_sender import SmsSender
 
 SMS_KEY = web.AppKey("sms_stub", sms_pb2_grpc.SmsServiceStub)
@@ -82,6 +83,7 @@ async def list_messages(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/messages", send_message)
-    app.router.add_get("/v1/messages", list_messages)
-    app.router.add_get("/v1/messages/{id}", get_message)
+    read, write = scope("messages", READ), scope("messages", WRITE)
+    routes.add(app, "POST", "/v1/messages", send_message, scope=write)
+    routes.add(app, "GET", "/v1/messages", list_messages, scope=read)
+    routes.add(app, "GET", "/v1/messages/{id}", get_message, scope=read)

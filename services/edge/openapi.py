@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from services.edge import routes
+
 STATUSES = [
     "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered",
     "failed", "canceled", "partially_delivered", "received",
@@ -281,10 +283,32 @@ def document(
     }
 
 
+def with_scopes(doc: dict[str, Any], scopes: dict[tuple[str, str], str]) -> dict[str, Any]:
+    """``doc`` with each operation's ``security`` naming the API-key scope its route declares."""
+    paths = {
+        path: {
+            method: op
+            | (
+                {"security": [{"bearerAuth": [scopes[(method.upper(), path)]]}]}
+                if (method.upper(), path) in scopes
+                else {}
+            )
+            if method != "parameters"
+            else op
+            for method, op in ops.items()
+        }
+        for path, ops in doc["paths"].items()
+    }
+    return doc | {"paths": paths}
+
+
 def add_route(app: web.Application, doc: dict[str, Any]) -> None:
-    body = orjson.dumps(doc)
+    """Serve ``doc``, with the scopes of the routes as the app has them once it runs."""
+    body: list[bytes] = []
 
     async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        if not body:
+            body.append(orjson.dumps(with_scopes(doc, routes.declared(request.app))))
+        return web.Response(body=body[0], content_type="application/json")
 
-    app.router.add_get("/v1/openapi.json", serve)
+    routes.add(app, "GET", "/v1/openapi.json", serve, scope=routes.PUBLIC)

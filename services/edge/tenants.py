@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,18 +20,11 @@ import asyncpg
 
 from libs.errors import InvalidArgument, NotFound
 from libs.ids import is_id, new_id
+from services.edge.scopes import FULL, allows
 
 KEY_PREFIX = "og_live_"
 _PREFIX_SHOWN = len(KEY_PREFIX) + 6
 AUTH_CHANNEL = "omnigate_edge_auth"
-
-SCOPES = frozenset({"messages:read", "messages:write", "webhooks:read", "webhooks:write"})
-# Named sets an operator can give instead of listing scopes.
-SCOPE_PRESETS = {
-    "full": SCOPES,
-    "send-only": frozenset({"messages:write"}),
-    "read-only": frozenset({"messages:read", "webhooks:read"}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +55,7 @@ class Principal:
     key_limit: Limit | None = None
 
     def allows(self, scope: str) -> bool:
-        return scope in self.scopes
+        return allows(self.scopes, scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,22 +86,6 @@ class NewTenant:
 
 def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
-
-
-def resolve_scopes(requested: Sequence[str]) -> frozenset[str]:
-    """Scopes named directly or by preset; an unknown one is an InvalidArgument."""
-    scopes: set[str] = set()
-    for name in requested:
-        if name in SCOPE_PRESETS:
-            scopes |= SCOPE_PRESETS[name]
-        elif name in SCOPES:
-            scopes.add(name)
-        else:
-            known = ", ".join(sorted(SCOPES | SCOPE_PRESETS.keys()))
-            raise InvalidArgument.for_field("scopes", f"unknown scope {name!r}; known: {known}")
-    if not scopes:
-        raise InvalidArgument.for_field("scopes", "must name at least one scope")
-    return frozenset(scopes)
 
 
 def _limit(per_s: float | None, burst: int | None) -> Limit | None:
@@ -150,7 +126,7 @@ async def create_tenant(
             tenant_id, name.strip(), secret,
             limit.per_s if limit else None, limit.burst if limit else None,
         )  # fmt: skip
-        first = await create_key(conn, tenant_id, name="default", scopes=SCOPES)
+        first = await create_key(conn, tenant_id, name="default", scopes=frozenset({FULL}))
     return NewTenant(_tenant(row), first.secret, first.key.id, secret)
 
 
@@ -195,7 +171,7 @@ async def create_key(
     tenant_id: str,
     *,
     name: str = "",
-    scopes: frozenset[str] = SCOPES,
+    scopes: frozenset[str] = frozenset({FULL}),
     limit: Limit | None = None,
 ) -> NewKey:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -102,7 +102,7 @@ async def test_suspended_tenant_is_refused_at_once_and_can_come_back(
 async def test_cli_issues_and_revokes_keys(http: aiohttp.ClientSession, platform: Platform) -> None:
     tenant = await platform.create_tenant("cli")
     created = await _cli(platform, "create-key", tenant["tenant_id"], "--scope", "read-only")
-    assert created["scopes"] == ["messages:read", "webhooks:read"]
+    assert created["scopes"] == ["read-only"]
     assert await _status_of(http, created["secret"]) == 200
     keys = await _cli(platform, "list-keys", tenant["tenant_id"])
     assert len(keys) == 2 and all("secret" not in k for k in keys)
@@ -131,3 +131,29 @@ async def _cli(platform: Platform, *args: str) -> Any:
     out, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     return orjson.loads(out)
+
+
+async def test_a_key_with_one_scope_is_refused_on_every_route_that_needs_another(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    _, tenant = await _admin(http, platform, "POST", "/tenants", {"name": "one-scope"})
+    path = f"/tenants/{tenant['id']}/keys"
+    _, key = await _admin(http, platform, "POST", path, {"scopes": ["messages:read"]})
+    headers = {"Authorization": f"Bearer {key['secret']}"}
+    async with http.get("/v1/openapi.json") as r:
+        doc = await r.json()
+    checked = 0
+    for template, operations in doc["paths"].items():
+        url = template.replace("{id}", "whk_x").replace("{delivery_id}", "dlv_x")
+        for method, op in operations.items():
+            if method == "parameters":
+                continue
+            (needed,) = op["security"][0]["bearerAuth"]
+            async with http.request(method, url, json={}, headers=headers) as r:
+                status = r.status
+            if needed == "messages:read":
+                assert status != 403, (method, template)
+            else:
+                assert status == 403, (method, template, needed)
+                checked += 1
+    assert checked >= 9  # messages:write and every webhooks route

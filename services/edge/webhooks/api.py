@@ -16,10 +16,12 @@ from aiohttp import web
 
 from libs.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.edge import app as edge_app
+from services.edge import routes
 from services.edge.auth import TENANT_KEY
 from services.edge.config import WebhookConfig
 from services.edge.json_body import TypeCheck, read_object
 from services.edge.pagination import list_body, page_args
+from services.edge.scopes import READ, WRITE, scope
 from services.edge.webhooks import endpoints, store
 from services.edge.webhooks.endpoints import Endpoint
 from services.edge.webhooks.ssrf import Network, UnsafeUrl, check_url, parse_networks
@@ -256,12 +258,14 @@ def add_routes(app: web.Application, config: WebhookConfig) -> None:
     """Register the webhook endpoint routes on ``app`` (``config``: for the SSRF guard)."""
     allowed: tuple[Network, ...] = parse_networks(config.allowed_private_networks)
     app[ALLOWED_KEY] = allowed
-    app.router.add_post(_BASE, create_endpoint)
-    app.router.add_get(_BASE, list_endpoints)
-    app.router.add_get(_BASE + "/{id}", get_endpoint)
-    app.router.add_patch(_BASE + "/{id}", update_endpoint)
-    app.router.add_delete(_BASE + "/{id}", delete_endpoint)
-    app.router.add_post(_BASE + "/{id}/rotate_secret", rotate_secret)
-    app.router.add_get(_BASE + "/{id}/deliveries", list_deliveries)
-    app.router.add_get(_BASE + "/{id}/deliveries/{delivery_id}/attempts", list_attempts)
-    app.router.add_post(_BASE + "/{id}/deliveries/{delivery_id}/resend", resend_delivery)
+    read, write = scope("webhooks", READ), scope("webhooks", WRITE)
+    one, deliveries = _BASE + "/{id}", _BASE + "/{id}/deliveries"
+    routes.add(app, "POST", _BASE, create_endpoint, scope=write)
+    routes.add(app, "GET", _BASE, list_endpoints, scope=read)
+    routes.add(app, "GET", one, get_endpoint, scope=read)
+    routes.add(app, "PATCH", one, update_endpoint, scope=write)
+    routes.add(app, "DELETE", one, delete_endpoint, scope=write)
+    routes.add(app, "POST", one + "/rotate_secret", rotate_secret, scope=write)
+    routes.add(app, "GET", deliveries, list_deliveries, scope=read)
+    routes.add(app, "GET", deliveries + "/{delivery_id}/attempts", list_attempts, scope=read)
+    routes.add(app, "POST", deliveries + "/{delivery_id}/resend", resend_delivery, scope=write)

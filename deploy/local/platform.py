@@ -70,9 +70,10 @@ class PlatformConfig:
     edge_port: int = 8080
     sms_grpc_port: int = 50051
     # gRPC health of the first sms worker (each further one gets a free port,
-    # as each pod has its own address on Kubernetes) and of the webhook sender.
+    # as each pod has its own address on Kubernetes), and the webhooks service's
+    # gRPC API and health.
     sms_worker_health_port: int = 50052
-    webhooks_health_port: int = 50053
+    webhooks_grpc_port: int = 50053
     smsc_port: int = 2775
     smsc_control_port: int = 8775
     receipt_delay_s: float = 1.0
@@ -104,7 +105,7 @@ class PlatformConfig:
             "edge_port": free_port(),
             "sms_grpc_port": free_port(),
             "sms_worker_health_port": free_port(),
-            "webhooks_health_port": free_port(),
+            "webhooks_grpc_port": free_port(),
             "smsc_port": free_port(),
             "smsc_control_port": free_port(),
             "allow_loopback_webhooks": True,
@@ -138,6 +139,10 @@ class PlatformConfig:
     @property
     def edge_url(self) -> str:
         return self.edge_urls[0]
+
+    @property
+    def webhooks_target(self) -> str:
+        return f"127.0.0.1:{self.webhooks_grpc_port}"
 
 
 @dataclass
@@ -176,7 +181,7 @@ class Platform:
         if c.traces_file:
             env["OTEL_TRACES_EXPORTER"] = "jsonl"
             env["OMNIGATE_TRACES_FILE"] = c.traces_file
-        if c.allow_loopback_webhooks and service in ("edge", "webhooks"):
+        if c.allow_loopback_webhooks and service == "webhooks":
             env["OMNIGATE_WEBHOOKS_ALLOWED_PRIVATE_NETWORKS"] = "127.0.0.0/8"
         env.update(c.extra_env)
         return env
@@ -216,18 +221,17 @@ class Platform:
             procs.append(_Proc(f"sms-worker-{i}", "services.sms.worker_main", env, None, health))
         hooks = self._common_env("webhooks") | {
             "OMNIGATE_METRICS_PORT": str(free_port()),
-            "OMNIGATE_WEBHOOKS_HEALTH_PORT": str(c.webhooks_health_port),
+            "OMNIGATE_WEBHOOKS_GRPC_PORT": str(c.webhooks_grpc_port),
         }
         if c.webhook_retry_delays_s:
             hooks["OMNIGATE_WEBHOOKS_RETRY_DELAYS_S"] = c.webhook_retry_delays_s
-        procs.append(
-            _Proc("webhooks", "services.edge.webhooks.main", hooks, None, c.webhooks_health_port)
-        )
+        procs.append(_Proc("webhooks", "services.webhooks.main", hooks, None, c.webhooks_grpc_port))
         for i, port in enumerate(c.edge_ports):
             edge = self._common_env("edge") | {
                 "OMNIGATE_METRICS_PORT": str(free_port()),
                 "OMNIGATE_EDGE_PORT": str(port),
                 "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
+                "OMNIGATE_WEBHOOKS_CLIENT_TARGET": c.webhooks_target,
                 "OMNIGATE_EDGE_ADMIN_TOKEN": c.admin_token,
             }
             procs.append(
@@ -306,7 +310,11 @@ class Platform:
             subprocess.run,
             (sys.executable, "-m", "services.edge.cli", "create-tenant", name, "--json"),
             cwd=ROOT,
-            env={"OMNIGATE_DB_DSN": self.config.dsn, "PATH": os.environ.get("PATH", "")},
+            env={
+                "OMNIGATE_DB_DSN": self.config.dsn,
+                "OMNIGATE_WEBHOOKS_CLIENT_TARGET": self.config.webhooks_target,
+                "PATH": os.environ.get("PATH", ""),
+            },
             capture_output=True,
         )
         if cli.returncode != 0:
@@ -389,7 +397,7 @@ class Platform:
 
 
 # Every queue the platform's consumers declare (for clean-up of isolated runs).
-QUEUES = ("sms.submit", "edge.webhooks")
+QUEUES = ("sms.submit", "webhooks.events")
 
 
 async def delete_bus_objects(amqp_url: str, prefix: str) -> None:

@@ -26,8 +26,8 @@ from libs.metrics import MetricsConfig
 from libs.smpp.config import SmppBindConfig
 from services.devsmsc.config import DevSmscConfig
 from services.edge.config import EdgeSettings, HttpConfig
-from services.edge.webhooks.dispatcher import Dispatcher
 from services.sms.config import WorkerConfig
+from services.webhooks.dispatcher import Dispatcher
 
 # Settings objects that open a listening socket, and their port fields (0: not listening).
 LISTENERS: dict[type, tuple[str, ...]] = {
@@ -64,9 +64,9 @@ DRAIN_BUDGET_S: dict[str, Callable[[Loaded], float]] = {
     "services.edge.main": lambda s: _one(s, HttpConfig).shutdown_grace_s,
     # server.stop(grace_s), then the relay's last batch.
     "services.sms.main": lambda s: _one(s, GrpcServerConfig).grace_s,
-    # health.stop(grace_s), consumer.stop() (its default stop timeout), then
-    # dispatcher.stop() (its default grace).
-    "services.edge.webhooks.main": lambda s: (
+    # server.stop(grace_s) (API calls in flight, health), consumer.stop() (its
+    # default stop timeout), then dispatcher.stop() (its default grace).
+    "services.webhooks.main": lambda s: (
         _one(s, GrpcServerConfig).grace_s
         + _default(BaseConsumer.__init__, "stop_timeout_s")
         + _default(Dispatcher.stop, "grace_s")

@@ -169,7 +169,7 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
     "missing process": (
         lambda o: o.remove(_obj(o, "Deployment", "webhooks")),
         check_processes,
-        "no Deployment runs services.edge.webhooks.main",
+        "no Deployment runs services.webhooks.main",
     ),
     "secret key that is missing": (
         lambda o: _obj(o, "Secret", "omnigate-secrets")["stringData"].pop("bus-url"),
@@ -250,13 +250,13 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_probes,
         "sms-worker/sms-worker readinessProbe: the process serves gRPC health",
     ),
-    "webhooks health on the loopback": (
-        lambda o: _drop_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_HOST"),
+    "webhooks API on the loopback": (
+        lambda o: _drop_env(o, "webhooks", "OMNIGATE_WEBHOOKS_GRPC_HOST"),
         check_ports,
         "GrpcServerConfig listens on 127.0.0.1:50053",
     ),
-    "webhooks health port not declared": (
-        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_PORT", "50054"),
+    "webhooks API port not declared": (
+        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_GRPC_PORT", "50054"),
         check_ports,
         "webhooks/webhooks: listens on 50054, not a containerPort",
     ),
@@ -270,10 +270,10 @@ BREAKAGES: dict[str, tuple[Mutation, Check, str]] = {
         check_graceful_shutdown,
         "SIGKILL would cut the drain",
     ),
-    "grace period that forgets the webhook sender's health grace": (
-        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_HEALTH_GRACE_S", "30"),
+    "grace period that forgets the webhooks API's grace": (
+        lambda o: _set_env(o, "webhooks", "OMNIGATE_WEBHOOKS_GRPC_GRACE_S", "30"),
         check_graceful_shutdown,
-        "webhooks/webhooks: terminationGracePeriodSeconds 60 < 75 s",
+        "webhooks/webhooks: terminationGracePeriodSeconds 70 < 80 s",
     ),
     "grace period that forgets the edge's preStop": (
         lambda o: _pod(o, "edge").__setitem__("terminationGracePeriodSeconds", 16),

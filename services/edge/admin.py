@@ -17,14 +17,28 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from libs.api.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
 from services.edge import scopes, tenants
 from services.edge.json_body import read_object
 from services.edge.pagination import list_body, page_args
-from services.edge.tenants import ApiKey, Limit, Tenant
+from services.edge.tenants import ApiKey, Limit, SigningSecretOf, Tenant
 
 POOL_KEY = web.AppKey("admin_pool", asyncpg.Pool)
 TOKEN_KEY = web.AppKey("admin_token", str)
+SIGNING_KEY: web.AppKey[SigningSecretOf] = web.AppKey("admin_signing_secret_of")
+
+
+def signing_secret_of(stub: webhooks_pb2_grpc.WebhooksServiceStub) -> SigningSecretOf:
+    """A new tenant's signing secret, from the webhooks service that signs its webhooks."""
+
+    async def ensure(tenant_id: str) -> str:
+        made = await stub.EnsureSigningSecret(
+            webhooks_pb2.EnsureSigningSecretRequest(tenant_id=tenant_id)
+        )
+        return str(made.secret)
+
+    return ensure
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -93,7 +107,7 @@ async def create_tenant(request: web.Request) -> web.Response:
     data = await read_object(request, frozenset({"name"}), frozenset({"rate_limit"}), strings=False)
     name, limit = _string(data, "name"), _limit_from(data)
     async with request.app[POOL_KEY].acquire() as conn:
-        created = await tenants.create_tenant(conn, name, limit)
+        created = await tenants.create_tenant(conn, name, limit, request.app[SIGNING_KEY])
     body = tenant_json(created.tenant) | {
         "api_key": {"id": created.key_id, "secret": created.api_key},
         "webhook_secret": created.webhook_secret,
@@ -182,13 +196,19 @@ async def operator_auth(
     return await handler(request)
 
 
-def create_admin_app(token: str, pool_of: Callable[[], asyncpg.Pool]) -> web.Application:
-    """The /admin/v1 sub-application; ``pool_of`` gives the edge's pool once it exists."""
+def create_admin_app(
+    token: str,
+    pool_of: Callable[[], asyncpg.Pool],
+    signing_of: Callable[[], SigningSecretOf],
+) -> web.Application:
+    """The /admin/v1 sub-application; ``pool_of`` and ``signing_of`` give the edge's pool
+    and its way to new tenants' signing secrets once they exist."""
     admin = web.Application(middlewares=[operator_auth])
     admin[TOKEN_KEY] = token
 
     async def bind_pool(app: web.Application) -> None:
         app[POOL_KEY] = pool_of()
+        app[SIGNING_KEY] = signing_of()
 
     admin.on_startup.append(bind_pool)
     admin.router.add_post("/tenants", create_tenant)

@@ -8,10 +8,11 @@ import asyncpg
 from aiohttp import web
 
 from libs.api.sms.v1 import sms_pb2_grpc
+from libs.api.webhooks.v1 import webhooks_pb2_grpc
 from libs.db import create_pool, migrate
 from libs.grpc.client import open_channel
 from services.edge import idempotency, messages, openapi, ratelimit, routes
-from services.edge.admin import create_admin_app
+from services.edge.admin import create_admin_app, signing_secret_of
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
 from services.edge.http_tracing import tracing_middleware
@@ -56,13 +57,24 @@ def create_app(settings: EdgeSettings) -> web.Application:
         await sender.close()
         await channel.close()
 
-    app.cleanup_ctx.extend([database, sms_channel])
+    async def webhooks_channel(app: web.Application) -> AsyncIterator[None]:
+        channel = open_channel(settings.webhooks)
+        app[webhooks_api.WEBHOOKS_KEY] = webhooks_pb2_grpc.WebhooksServiceStub(channel)
+        yield
+        await channel.close()
+
+    app.cleanup_ctx.extend([database, sms_channel, webhooks_channel])
     idempotency.setup(app, lambda: app[POOL_KEY])
     ratelimit.setup(app, settings.ratelimit)
     messages.add_routes(app)
-    webhooks_api.add_routes(app, settings.webhooks)
+    webhooks_api.add_routes(app)
     openapi.add_route(app, openapi.document(webhooks_openapi.PATHS, webhooks_openapi.SCHEMAS))
-    app.add_subapp("/admin/v1/", create_admin_app(settings.http.admin_token, lambda: app[POOL_KEY]))
+    admin = create_admin_app(
+        settings.http.admin_token,
+        lambda: app[POOL_KEY],
+        lambda: signing_secret_of(app[webhooks_api.WEBHOOKS_KEY]),
+    )
+    app.add_subapp("/admin/v1/", admin)
     app.router.add_get("/healthz", _healthz)
     routes.check(app)
     return app

@@ -1,7 +1,9 @@
 """``omnigate-admin``: operator commands on tenants and API keys.
 
-Talks to PostgreSQL directly (OMNIGATE_DB_DSN), like the operator API does;
-every change that refuses a key reaches the running edges at once.
+Talks to PostgreSQL directly (OMNIGATE_DB_DSN), like the operator API does,
+and to the webhooks service (OMNIGATE_WEBHOOKS_CLIENT_TARGET) for a new
+tenant's signing secret; every change that refuses a key reaches the
+running edges at once.
 
     omnigate-admin create-tenant acme [--rate 50 --burst 100]
     omnigate-admin list-tenants
@@ -24,10 +26,13 @@ import asyncpg
 import orjson
 
 from libs import runtime
+from libs.api.webhooks.v1 import webhooks_pb2_grpc
 from libs.db import create_pool, migrate
 from libs.errors import OmnigateError
+from libs.grpc.client import open_channel
 from services.edge import scopes, tenants
-from services.edge.admin import key_json, tenant_json
+from services.edge.admin import key_json, signing_secret_of, tenant_json
+from services.edge.config import webhooks_client
 from services.edge.schema import MIGRATIONS, SCHEMA
 from services.edge.tenants import Limit
 
@@ -39,7 +44,9 @@ def _limit(args: argparse.Namespace) -> Limit | None:
 
 
 async def _create_tenant(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    created = await tenants.create_tenant(conn, args.name, _limit(args))
+    async with open_channel(webhooks_client()) as channel:
+        signing = signing_secret_of(webhooks_pb2_grpc.WebhooksServiceStub(channel))
+        created = await tenants.create_tenant(conn, args.name, _limit(args), signing)
     return {
         "tenant_id": created.tenant.id,
         "api_key": created.api_key,

@@ -1,8 +1,11 @@
-"""/v1/messages: send an SMS, read one with its status history, list them."""
+"""/v1/messages: send an SMS, read one with its status history, list them.
+
+The sms service renders its messages (it owns their representation): these
+handlers answer with its rendering as it is.
+"""
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
 
 from libs.api.sms.v1 import sms_pb2, sms_pb2_grpc
@@ -10,7 +13,7 @@ from libs.errors import InvalidArgument
 from services.edge import idempotency, routes
 from services.edge.auth import TENANT_KEY
 from services.edge.json_body import read_object
-from services.edge.representation import message_json
+from services.edge.pagination import page_query, rendered, rendered_list
 from services.edge.scopes import READ, WRITE, scope
 from services.edge.sms_sender import SmsSender
 
@@ -19,10 +22,6 @@ SENDER_KEY = web.AppKey("sms_sender", SmsSender)
 
 _SEND_REQUIRED = frozenset({"to", "from", "body"})
 _SEND_OPTIONAL = frozenset({"status_callback"})
-
-
-def _json(data: object, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
 async def send_message(request: web.Request) -> web.Response:
@@ -43,7 +42,7 @@ async def send_message(request: web.Request) -> web.Response:
             idempotency_key=idempotency.key_of(request),
         )
     )
-    response = _json(message_json(msg, with_history=True), status=201)
+    response = rendered(msg, status=201)
     response.headers["Location"] = f"/v1/messages/{msg.id}"
     return response
 
@@ -52,34 +51,17 @@ async def get_message(request: web.Request) -> web.Response:
     msg = await request.app[SMS_KEY].GetMessage(
         sms_pb2.GetMessageRequest(tenant_id=request[TENANT_KEY].id, id=request.match_info["id"])
     )
-    return _json(message_json(msg, with_history=True))
+    return rendered(msg)
 
 
 async def list_messages(request: web.Request) -> web.Response:
-    unknown = set(request.query) - {"page_size", "page_token"}
-    if unknown:
-        raise InvalidArgument.for_field(sorted(unknown)[0], "is not a known query parameter")
-    raw_size = request.query.get("page_size", "50")
-    if not raw_size.isdigit() or not 1 <= int(raw_size) <= 1000:
-        raise InvalidArgument.for_field("page_size", "must be a whole number from 1 to 1000")
+    size, token = page_query(request)
     page = await request.app[SMS_KEY].ListMessages(
         sms_pb2.ListMessagesRequest(
-            tenant_id=request[TENANT_KEY].id,
-            page_size=int(raw_size),
-            page_token=request.query.get("page_token", ""),
+            tenant_id=request[TENANT_KEY].id, page_size=size, page_token=token
         )
     )
-    next_token = page.next_page_token or None
-    return _json(
-        {
-            "object": "list",
-            "data": [message_json(m) for m in page.messages],
-            "next_page_token": next_token,
-            "next_page_url": (
-                f"/v1/messages?page_size={raw_size}&page_token={next_token}" if next_token else None
-            ),
-        }
-    )
+    return rendered_list(request, page.messages, size, page.next_page_token)
 
 
 def add_routes(app: web.Application) -> None:

@@ -1,12 +1,14 @@
-"""Cursor pagination of the edge's own lists (tenants, webhook endpoints, deliveries).
+"""Cursor pagination and rendered resources: the edge's own lists (tenants), and those a
+service renders (``Rendered``/``RenderedPage`` of its gRPC API), in one list shape.
 
 Page tokens are those of ``libs.cursors``: the last item's id, opaque to clients.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+import orjson
 from aiohttp import web
 
 from libs.cursors import decode_cursor, encode_cursor
@@ -16,8 +18,43 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
-def page_args(request: web.Request, prefix: str) -> tuple[int, str | None]:
-    """(page size, the id the page starts after, or None) from the query string."""
+class Rendered(Protocol):
+    """A resource as a service renders it (its gRPC API's ``Rendered``, an sms ``Message``)."""
+
+    @property
+    def public_json(self) -> bytes: ...
+
+
+class RenderedPage(Protocol):
+    @property
+    def items(self) -> Any: ...
+
+    @property
+    def next_page_token(self) -> str: ...
+
+
+def rendered(resource: Rendered, status: int = 200) -> web.Response:
+    """A service's rendering of its resource, answered as it is."""
+    return web.Response(body=resource.public_json, status=status, content_type="application/json")
+
+
+def rendered_list(request: web.Request, items: Any, size: int, token: str) -> web.Response:
+    """A list body around rendered items (``token``: the next page's, empty on the last)."""
+    body = {
+        "object": "list",
+        "data": [orjson.Fragment(i.public_json) for i in items],
+        "next_page_token": token or None,
+        "next_page_url": f"{request.path}?page_size={size}&page_token={token}" if token else None,
+    }
+    return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+
+def rendered_page(request: web.Request, page: RenderedPage, size: int) -> web.Response:
+    return rendered_list(request, page.items, size, page.next_page_token)
+
+
+def page_query(request: web.Request) -> tuple[int, str]:
+    """(page size, page token or "") from the query string; the service decodes the token."""
     unknown = set(request.query) - {"page_size", "page_token"}
     if unknown:
         raise InvalidArgument.for_field(sorted(unknown)[0], "is not a known query parameter")
@@ -26,8 +63,13 @@ def page_args(request: web.Request, prefix: str) -> tuple[int, str | None]:
         raise InvalidArgument.for_field(
             "page_size", f"must be a whole number from 1 to {MAX_PAGE_SIZE}"
         )
-    token = request.query.get("page_token")
-    return int(raw), decode_cursor(token, prefix) if token else None
+    return int(raw), request.query.get("page_token", "")
+
+
+def page_args(request: web.Request, prefix: str) -> tuple[int, str | None]:
+    """(page size, the id the page starts after, or None) from the query string."""
+    size, token = page_query(request)
+    return size, decode_cursor(token, prefix) if token else None
 
 
 def list_body(

@@ -9,9 +9,9 @@ replica forgets what it cached the moment it commits.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,20 +111,31 @@ async def _notify(conn: asyncpg.Connection, what: str) -> None:
     await conn.execute("SELECT pg_notify($1, $2)", AUTH_CHANNEL, what)
 
 
+# The webhooks service's signing secret of a new tenant (``EnsureSigningSecret``).
+SigningSecretOf = Callable[[str], Awaitable[str]]
+
+
 async def create_tenant(
-    conn: asyncpg.Connection, name: str, limit: Limit | None = None
+    conn: asyncpg.Connection,
+    name: str,
+    limit: Limit | None,
+    signing_secret_of: SigningSecretOf,
 ) -> NewTenant:
-    """A tenant with its first (full-scope) API key; the key is returned once."""
+    """A tenant with its first (full-scope) API key; the key is returned once.
+
+    Its webhook signing secret is the webhooks service's, asked for first: a
+    tenant never exists without one (a failure there creates nothing; one
+    after it leaves only a secret nobody uses).
+    """
     if not name.strip():
         raise InvalidArgument.for_field("name", "must not be empty")
     tenant_id = new_id("ten")
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    secret = await signing_secret_of(tenant_id)
     async with conn.transaction():
         row = await conn.fetchrow(
-            "INSERT INTO tenants (id, name, webhook_secret, rate_limit_per_s, rate_limit_burst)"
-            " VALUES ($1, $2, $3, $4, $5) RETURNING *",
-            tenant_id, name.strip(), secret,
-            limit.per_s if limit else None, limit.burst if limit else None,
+            "INSERT INTO tenants (id, name, rate_limit_per_s, rate_limit_burst)"
+            " VALUES ($1, $2, $3, $4) RETURNING *",
+            tenant_id, name.strip(), limit.per_s if limit else None, limit.burst if limit else None,
         )  # fmt: skip
         first = await create_key(conn, tenant_id, name="default", scopes=frozenset({FULL}))
     return NewTenant(_tenant(row), first.secret, first.key.id, secret)
@@ -224,10 +235,3 @@ async def principal_for_key(conn: asyncpg.Connection, key: str) -> Principal | N
     return Principal(
         tenant, row["key_id"], frozenset(row["scopes"]), _limit(row["k_rps"], row["k_burst"])
     )
-
-
-async def webhook_secrets(conn: asyncpg.Connection, tenant_ids: list[str]) -> dict[str, str]:
-    rows = await conn.fetch(
-        "SELECT id, webhook_secret FROM tenants WHERE id = ANY($1::text[])", tenant_ids
-    )
-    return {r["id"]: r["webhook_secret"] for r in rows}

@@ -1,9 +1,10 @@
-"""What the sms service puts on the bus: status events and its own submit commands.
+"""What the sms service puts on the bus: its events and its own submit commands.
 
-Routing keys are ``sms.message.<status>`` on the events exchange; submit
-commands go to the service's own queue ``sms.submit``, one per batch of
-messages accepted together. Every message is written to the outbox in the
-transaction that made the change.
+Events are envelopes (``libs.events``) of the types its proto declares,
+routed ``sms.message.<status>`` on the events exchange, carrying the
+message as the API shows it; submit commands go to the service's own queue
+``sms.submit``, one per batch of messages accepted together. Every message
+is written to the outbox in the transaction that made the change.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from libs.api.sms.v1 import events_pb2, sms_pb2
+from libs.api.sms.v1 import events_pb2
 from libs.bus import OutgoingMessage, QueueSpec
+from libs.events import envelope
 from libs.telemetry import current_trace_headers
 from services.sms import status as st
-from services.sms.convert import message_from_row, timestamp
 from services.sms.repository import NewMessage, Transition
+from services.sms.representation import message_bytes, status_data
+
+SERVICE = "sms"
+CHANNEL = "sms"
 
 SUBMIT_QUEUE = "sms.submit"
 # The worker's command queue: retries back off over a few minutes (an SMSC
@@ -24,7 +29,6 @@ SUBMIT_QUEUE = "sms.submit"
 SUBMIT_QUEUE_SPEC = QueueSpec(
     SUBMIT_QUEUE, commands=True, retry_delays_s=(1.0, 5.0, 30.0, 120.0, 600.0)
 )
-ROUTING_PREFIX = "sms.message."
 # Messages per SubmitMessages command at most. The worker sizes its batches
 # in messages but never splits a command: below this size a batch may hold one
 # command of this many, which bounds what a killed worker can resubmit.
@@ -71,28 +75,31 @@ def submit_commands(
 def status_event(
     row: Mapping[str, Any], transition: Transition, trace_headers: TraceHeaders | None = None
 ) -> OutgoingMessage:
-    event = events_pb2.MessageStatusChanged(
-        message=message_from_row(row, with_body=False),
-        transition=sms_pb2.StatusTransition(
-            status=transition.status,  # type: ignore[arg-type]  # stored as its number
-            occurred_at=timestamp(transition.occurred_at),
-            sequence=row["sequence"],
-            error_code=transition.error_code,
-            error_message=transition.error_message,
-        ),
-    )
-    return OutgoingMessage.event(
-        ROUTING_PREFIX + st.NAMES[transition.status],
-        event,
-        row["tenant_id"],
+    """``message.<status>`` for a transition applied to ``row`` (the message after it)."""
+    return envelope.event(
+        SERVICE,
+        "message." + st.NAMES[transition.status],
+        tenant_id=row["tenant_id"],
+        subject=row["id"],
+        sequence=row["sequence"],
+        time=transition.occurred_at,
+        data=status_data(row),
+        channel=CHANNEL,
+        callback_url=row["status_callback"],
         headers=trace_headers or current_trace_headers(),
     )
 
 
 def received_event(row: Mapping[str, Any]) -> OutgoingMessage:
-    event = events_pb2.MessageReceived(
-        message=message_from_row(row), received_at=timestamp(row["created_at"])
-    )
-    return OutgoingMessage.event(
-        ROUTING_PREFIX + "received", event, row["tenant_id"], headers=current_trace_headers()
+    """``message.received`` for an inbound message, its body included."""
+    return envelope.event(
+        SERVICE,
+        "message.received",
+        tenant_id=row["tenant_id"],
+        subject=row["id"],
+        sequence=row["sequence"],
+        time=row["created_at"],
+        data=message_bytes(row),
+        channel=CHANNEL,
+        headers=current_trace_headers(),
     )

@@ -1,4 +1,4 @@
-"""A mobile-originated message (deliver_sm) becomes an sms.message.received event."""
+"""A mobile-originated message (deliver_sm) becomes an sms.message.received event envelope."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import asyncio
 
 import aio_pika
 import aiohttp
+import orjson
 import pytest
 
 from deploy.local.platform import Platform
-from libs.api.sms.v1 import events_pb2, sms_pb2
+from libs.api.events.v1 import events_pb2
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +28,17 @@ async def test_inbound_sms_is_published_as_received_event(platform: Platform) ->
         async with aiohttp.ClientSession() as http, http.post(url, json=mo) as r:
             assert r.status == 202
         message = await _next(queue, timeout_s=20)
-    assert message.type == "omnigate.sms.v1.MessageReceived"
-    received = events_pb2.MessageReceived.FromString(message.body)
-    assert received.message.sender == "+447700900555"
-    assert received.message.recipient == "+447700900100"
-    assert received.message.body == "Yes, see you at 5 ✓"
-    assert received.message.direction == sms_pb2.DIRECTION_INBOUND
-    assert received.message.status == sms_pb2.MESSAGE_STATUS_RECEIVED
+    assert message.type == "omnigate.events.v1.Event"
+    event = events_pb2.Event.FromString(message.body)
+    assert (event.type, event.source, event.channel) == ("message.received", "/omnigate/sms", "sms")
+    assert event.id == message.message_id and event.subject.startswith("msg_")
+    data = orjson.loads(event.data)
+    assert (data["from"], data["to"], data["body"]) == (
+        "+447700900555",
+        "+447700900100",
+        "Yes, see you at 5 ✓",
+    )
+    assert (data["direction"], data["status"]) == ("inbound", "received")
 
 
 async def _next(

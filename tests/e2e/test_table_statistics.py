@@ -25,8 +25,8 @@ FILLED = {
     ("sms", "messages"),  # the sms service
     ("sms", "message_transitions"),  # the sms service and the worker
     ("sms", "message_segments"),  # the worker
-    ("edge", "webhook_deliveries"),  # the webhook sender
-    ("edge", "webhook_attempts"),
+    ("webhooks", "webhook_deliveries"),  # the webhooks service
+    ("webhooks", "webhook_attempts"),
     ("edge", "idempotency_keys"),  # the edge
 }
 

@@ -59,7 +59,7 @@ async def test_one_trace_links_edge_grpc_bus_worker_and_smpp_spans(
     publish = one("sms|sms-worker", "PRODUCER", "sms.submit publish")
     consume = one("sms-worker", "CONSUMER", "sms.submit process")
     sent_publish = one("sms|sms-worker", "PRODUCER", "sms.message.sent publish")
-    webhook = one("webhooks", "CONSUMER", "edge.webhooks process")
+    webhook = one("webhooks", "CONSUMER", "webhooks.events process")
     worker = one("sms-worker", "INTERNAL", "sms submit message")
     submit = one("sms-worker", "CLIENT", "submit_sm")
 

@@ -40,7 +40,7 @@ async def test_old_keys_holding_a_presets_scopes_become_that_preset(
                 scopes,
             )
         schema = await pool.fetchval("SELECT current_schema()")
-        assert await migrate(pool, schema, list(MIGRATIONS)) == 1
+        assert await migrate(pool, schema, list(MIGRATIONS)) >= 1
         rows = await pool.fetch("SELECT id, scopes FROM api_keys")
     assert {r["id"]: r["scopes"] for r in rows} == {
         "full": ["full"],

@@ -7,7 +7,7 @@ import re
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
 from services.edge.app import create_app
-from services.edge.config import EdgeSettings, HttpConfig, WebhookConfig
+from services.edge.config import EdgeSettings, HttpConfig
 from services.edge.openapi import document
 from services.edge.ratelimit import RateLimitConfig
 from services.edge.webhooks import openapi as webhooks_openapi
@@ -19,7 +19,7 @@ def _public_routes() -> set[tuple[str, str]]:
         db=DatabaseConfig(schema="edge"),
         sms=GrpcClientConfig(),
         ratelimit=RateLimitConfig(),
-        webhooks=WebhookConfig(),
+        webhooks=GrpcClientConfig(),
     )
     app = create_app(settings)
     routes = set()

@@ -9,7 +9,7 @@ from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
 from services.edge import routes, scopes
 from services.edge.app import create_app
-from services.edge.config import EdgeSettings, HttpConfig, WebhookConfig
+from services.edge.config import EdgeSettings, HttpConfig
 from services.edge.openapi import with_scopes
 from services.edge.ratelimit import RateLimitConfig
 
@@ -21,7 +21,7 @@ def _app() -> web.Application:
             db=DatabaseConfig(schema="edge"),
             sms=GrpcClientConfig(),
             ratelimit=RateLimitConfig(),
-            webhooks=WebhookConfig(),
+            webhooks=GrpcClientConfig(),
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from libs.events import catalog
 from services.edge.openapi import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -11,11 +12,15 @@ from services.edge.openapi import (
     json_response,
     ref,
 )
-from services.edge.webhooks.api import MAX_DESCRIPTION, MAX_GRACE_S, MAX_URL
-from services.edge.webhooks.endpoints import EVENT_TYPES, WILDCARDS
+
+# The webhooks service's limits (services/webhooks/validation.py), which it enforces.
+MAX_URL = 2048
+MAX_DESCRIPTION = 500
+MAX_GRACE_S = 7 * 86400
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
-_EVENT_TYPE = {"enum": sorted(EVENT_TYPES | WILDCARDS)}
+# Every type a service's proto declares, and the wildcards of them.
+_EVENT_TYPE = {"enum": sorted(catalog.event_types() | catalog.wildcards())}
 _NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
 
 

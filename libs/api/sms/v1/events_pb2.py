@@ -22,27 +22,46 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
-from libs.api.sms.v1 import sms_pb2 as omnigate_dot_sms_dot_v1_dot_sms__pb2
+from libs.api.events.v1 import events_pb2 as omnigate_dot_events_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comnigate/sms/v1/events.proto\x12\x0fomnigate.sms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19omnigate/sms/v1/sms.proto\"x\n\x14MessageStatusChanged\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12\x35\n\ntransition\x18\x02 \x01(\x0b\x32!.omnigate.sms.v1.StatusTransition\"m\n\x0fMessageReceived\x12)\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.Message\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xe5\x01\n\rSubmitMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12G\n\rtrace_context\x18\x06 \x03(\x0b\x32\x30.omnigate.sms.v1.SubmitMessage.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x0eSubmitMessages\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.omnigate.sms.v1.SubmitMessageb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comnigate/sms/v1/events.proto\x12\x0fomnigate.sms.v1\x1a\x1fomnigate/events/v1/events.proto\"\xe5\x01\n\rSubmitMessage\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\t\x12G\n\rtrace_context\x18\x06 \x03(\x0b\x32\x30.omnigate.sms.v1.SubmitMessage.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\x0eSubmitMessages\x12\x30\n\x08messages\x18\x01 \x03(\x0b\x32\x1e.omnigate.sms.v1.SubmitMessage*\x92\x05\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x35\n\x1b\x45VENT_TYPE_MESSAGE_ACCEPTED\x10\x01\x1a\x14\xca\xf3\x18\x10message.accepted\x12\x37\n\x1c\x45VENT_TYPE_MESSAGE_SCHEDULED\x10\x02\x1a\x15\xca\xf3\x18\x11message.scheduled\x12\x31\n\x19\x45VENT_TYPE_MESSAGE_QUEUED\x10\x03\x1a\x12\xca\xf3\x18\x0emessage.queued\x12\x33\n\x1a\x45VENT_TYPE_MESSAGE_SENDING\x10\x04\x1a\x13\xca\xf3\x18\x0fmessage.sending\x12-\n\x17\x45VENT_TYPE_MESSAGE_SENT\x10\x05\x1a\x10\xca\xf3\x18\x0cmessage.sent\x12\x37\n\x1c\x45VENT_TYPE_MESSAGE_DELIVERED\x10\x06\x1a\x15\xca\xf3\x18\x11message.delivered\x12;\n\x1e\x45VENT_TYPE_MESSAGE_UNDELIVERED\x10\x07\x1a\x17\xca\xf3\x18\x13message.undelivered\x12\x31\n\x19\x45VENT_TYPE_MESSAGE_FAILED\x10\x08\x1a\x12\xca\xf3\x18\x0emessage.failed\x12\x35\n\x1b\x45VENT_TYPE_MESSAGE_CANCELED\x10\t\x1a\x14\xca\xf3\x18\x10message.canceled\x12K\n&EVENT_TYPE_MESSAGE_PARTIALLY_DELIVERED\x10\n\x1a\x1f\xca\xf3\x18\x1bmessage.partially_delivered\x12\x35\n\x1b\x45VENT_TYPE_MESSAGE_RECEIVED\x10\x0b\x1a\x14\xca\xf3\x18\x10message.receivedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'omnigate.sms.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_ACCEPTED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_ACCEPTED"]._serialized_options = b'\312\363\030\020message.accepted'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SCHEDULED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SCHEDULED"]._serialized_options = b'\312\363\030\021message.scheduled'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_QUEUED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_QUEUED"]._serialized_options = b'\312\363\030\016message.queued'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SENDING"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SENDING"]._serialized_options = b'\312\363\030\017message.sending'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SENT"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_SENT"]._serialized_options = b'\312\363\030\014message.sent'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_DELIVERED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_DELIVERED"]._serialized_options = b'\312\363\030\021message.delivered'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_UNDELIVERED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_UNDELIVERED"]._serialized_options = b'\312\363\030\023message.undelivered'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_FAILED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_FAILED"]._serialized_options = b'\312\363\030\016message.failed'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_CANCELED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_CANCELED"]._serialized_options = b'\312\363\030\020message.canceled'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_PARTIALLY_DELIVERED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_PARTIALLY_DELIVERED"]._serialized_options = b'\312\363\030\033message.partially_delivered'
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_RECEIVED"]._loaded_options = None
+  _globals['_EVENTTYPE'].values_by_name["EVENT_TYPE_MESSAGE_RECEIVED"]._serialized_options = b'\312\363\030\020message.received'
   _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_MESSAGESTATUSCHANGED']._serialized_start=109
-  _globals['_MESSAGESTATUSCHANGED']._serialized_end=229
-  _globals['_MESSAGERECEIVED']._serialized_start=231
-  _globals['_MESSAGERECEIVED']._serialized_end=340
-  _globals['_SUBMITMESSAGE']._serialized_start=343
-  _globals['_SUBMITMESSAGE']._serialized_end=572
-  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_start=521
-  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_end=572
-  _globals['_SUBMITMESSAGES']._serialized_start=574
-  _globals['_SUBMITMESSAGES']._serialized_end=640
+  _globals['_EVENTTYPE']._serialized_start=383
+  _globals['_EVENTTYPE']._serialized_end=1041
+  _globals['_SUBMITMESSAGE']._serialized_start=83
+  _globals['_SUBMITMESSAGE']._serialized_end=312
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_start=261
+  _globals['_SUBMITMESSAGE_TRACECONTEXTENTRY']._serialized_end=312
+  _globals['_SUBMITMESSAGES']._serialized_start=314
+  _globals['_SUBMITMESSAGES']._serialized_end=380
 # @@protoc_insertion_point(module_scope)

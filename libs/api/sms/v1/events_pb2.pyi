@@ -1,8 +1,6 @@
-import datetime
-
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from libs.api.sms.v1 import sms_pb2 as _sms_pb2
+from libs.api.events.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -10,21 +8,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class MessageStatusChanged(_message.Message):
-    __slots__ = ("message", "transition")
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    TRANSITION_FIELD_NUMBER: _ClassVar[int]
-    message: _sms_pb2.Message
-    transition: _sms_pb2.StatusTransition
-    def __init__(self, message: _Optional[_Union[_sms_pb2.Message, _Mapping]] = ..., transition: _Optional[_Union[_sms_pb2.StatusTransition, _Mapping]] = ...) -> None: ...
-
-class MessageReceived(_message.Message):
-    __slots__ = ("message", "received_at")
-    MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
-    message: _sms_pb2.Message
-    received_at: _timestamp_pb2.Timestamp
-    def __init__(self, message: _Optional[_Union[_sms_pb2.Message, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_ACCEPTED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_SCHEDULED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_QUEUED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_SENDING: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_SENT: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_DELIVERED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_UNDELIVERED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_FAILED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_CANCELED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_PARTIALLY_DELIVERED: _ClassVar[EventType]
+    EVENT_TYPE_MESSAGE_RECEIVED: _ClassVar[EventType]
+EVENT_TYPE_UNSPECIFIED: EventType
+EVENT_TYPE_MESSAGE_ACCEPTED: EventType
+EVENT_TYPE_MESSAGE_SCHEDULED: EventType
+EVENT_TYPE_MESSAGE_QUEUED: EventType
+EVENT_TYPE_MESSAGE_SENDING: EventType
+EVENT_TYPE_MESSAGE_SENT: EventType
+EVENT_TYPE_MESSAGE_DELIVERED: EventType
+EVENT_TYPE_MESSAGE_UNDELIVERED: EventType
+EVENT_TYPE_MESSAGE_FAILED: EventType
+EVENT_TYPE_MESSAGE_CANCELED: EventType
+EVENT_TYPE_MESSAGE_PARTIALLY_DELIVERED: EventType
+EVENT_TYPE_MESSAGE_RECEIVED: EventType
 
 class SubmitMessage(_message.Message):
     __slots__ = ("message_id", "tenant_id", "sender", "recipient", "body", "trace_context")

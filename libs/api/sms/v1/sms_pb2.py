@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnigate/sms/v1/sms.proto\x12\x0fomnigate.sms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xb0\x01\n\x10StatusTransition\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.omnigate.sms.v1.MessageStatus\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\"\xe1\x03\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12-\n\tdirection\x18\x03 \x01(\x0e\x32\x1a.omnigate.sms.v1.Direction\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x11\n\trecipient\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.omnigate.sms.v1.MessageStatus\x12+\n\x08\x65ncoding\x18\x08 \x01(\x0e\x32\x19.omnigate.sms.v1.Encoding\x12\x10\n\x08segments\x18\t \x01(\r\x12\x17\n\x0fstatus_callback\x18\n \x01(\t\x12\x12\n\nerror_code\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x0f \x01(\r\x12\x32\n\x07history\x18\x10 \x03(\x0b\x32!.omnigate.sms.v1.StatusTransition\"\x8d\x02\n\x12SendMessageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x17\n\x0fstatus_callback\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12L\n\rtrace_context\x18\x07 \x03(\x0b\x32\x35.omnigate.sms.v1.SendMessageRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x13SendMessagesRequest\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.omnigate.sms.v1.SendMessageRequest\"o\n\x11SendMessageResult\x12+\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.MessageH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"K\n\x14SendMessagesResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".omnigate.sms.v1.SendMessageResult\"2\n\x11GetMessageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"O\n\x13ListMessagesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.omnigate.sms.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xf5\x02\n\rMessageStatus\x12\x1e\n\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MESSAGE_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18MESSAGE_STATUS_SCHEDULED\x10\x02\x12\x19\n\x15MESSAGE_STATUS_QUEUED\x10\x03\x12\x1a\n\x16MESSAGE_STATUS_SENDING\x10\x04\x12\x17\n\x13MESSAGE_STATUS_SENT\x10\x05\x12\x1c\n\x18MESSAGE_STATUS_DELIVERED\x10\x06\x12\x1e\n\x1aMESSAGE_STATUS_UNDELIVERED\x10\x07\x12\x19\n\x15MESSAGE_STATUS_FAILED\x10\x08\x12\x1b\n\x17MESSAGE_STATUS_CANCELED\x10\t\x12&\n\"MESSAGE_STATUS_PARTIALLY_DELIVERED\x10\n\x12\x1b\n\x17MESSAGE_STATUS_RECEIVED\x10\x0b*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*J\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x11\n\rENCODING_GSM7\x10\x01\x12\x11\n\rENCODING_UCS2\x10\x02\x32\xe0\x02\n\nSmsService\x12L\n\x0bSendMessage\x12#.omnigate.sms.v1.SendMessageRequest\x1a\x18.omnigate.sms.v1.Message\x12[\n\x0cSendMessages\x12$.omnigate.sms.v1.SendMessagesRequest\x1a%.omnigate.sms.v1.SendMessagesResponse\x12J\n\nGetMessage\x12\".omnigate.sms.v1.GetMessageRequest\x1a\x18.omnigate.sms.v1.Message\x12[\n\x0cListMessages\x12$.omnigate.sms.v1.ListMessagesRequest\x1a%.omnigate.sms.v1.ListMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19omnigate/sms/v1/sms.proto\x12\x0fomnigate.sms.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xb0\x01\n\x10StatusTransition\x12.\n\x06status\x18\x01 \x01(\x0e\x32\x1e.omnigate.sms.v1.MessageStatus\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x15\n\rerror_message\x18\x05 \x01(\t\"\xf6\x03\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\ttenant_id\x18\x02 \x01(\t\x12-\n\tdirection\x18\x03 \x01(\x0e\x32\x1a.omnigate.sms.v1.Direction\x12\x0e\n\x06sender\x18\x04 \x01(\t\x12\x11\n\trecipient\x18\x05 \x01(\t\x12\x0c\n\x04\x62ody\x18\x06 \x01(\t\x12.\n\x06status\x18\x07 \x01(\x0e\x32\x1e.omnigate.sms.v1.MessageStatus\x12+\n\x08\x65ncoding\x18\x08 \x01(\x0e\x32\x19.omnigate.sms.v1.Encoding\x12\x10\n\x08segments\x18\t \x01(\r\x12\x17\n\x0fstatus_callback\x18\n \x01(\t\x12\x12\n\nerror_code\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12.\n\ncreated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08sequence\x18\x0f \x01(\r\x12\x32\n\x07history\x18\x10 \x03(\x0b\x32!.omnigate.sms.v1.StatusTransition\x12\x13\n\x0bpublic_json\x18\x11 \x01(\x0c\"\x8d\x02\n\x12SendMessageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\trecipient\x18\x02 \x01(\t\x12\x0e\n\x06sender\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\t\x12\x17\n\x0fstatus_callback\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12L\n\rtrace_context\x18\x07 \x03(\x0b\x32\x35.omnigate.sms.v1.SendMessageRequest.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x13SendMessagesRequest\x12\x35\n\x08requests\x18\x01 \x03(\x0b\x32#.omnigate.sms.v1.SendMessageRequest\"o\n\x11SendMessageResult\x12+\n\x07message\x18\x01 \x01(\x0b\x32\x18.omnigate.sms.v1.MessageH\x00\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\x08\n\x06result\"K\n\x14SendMessagesResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".omnigate.sms.v1.SendMessageResult\"2\n\x11GetMessageRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"O\n\x13ListMessagesRequest\x12\x11\n\ttenant_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"[\n\x14ListMessagesResponse\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.omnigate.sms.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\xf5\x02\n\rMessageStatus\x12\x1e\n\x1aMESSAGE_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17MESSAGE_STATUS_ACCEPTED\x10\x01\x12\x1c\n\x18MESSAGE_STATUS_SCHEDULED\x10\x02\x12\x19\n\x15MESSAGE_STATUS_QUEUED\x10\x03\x12\x1a\n\x16MESSAGE_STATUS_SENDING\x10\x04\x12\x17\n\x13MESSAGE_STATUS_SENT\x10\x05\x12\x1c\n\x18MESSAGE_STATUS_DELIVERED\x10\x06\x12\x1e\n\x1aMESSAGE_STATUS_UNDELIVERED\x10\x07\x12\x19\n\x15MESSAGE_STATUS_FAILED\x10\x08\x12\x1b\n\x17MESSAGE_STATUS_CANCELED\x10\t\x12&\n\"MESSAGE_STATUS_PARTIALLY_DELIVERED\x10\n\x12\x1b\n\x17MESSAGE_STATUS_RECEIVED\x10\x0b*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x01\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x02*J\n\x08\x45ncoding\x12\x18\n\x14\x45NCODING_UNSPECIFIED\x10\x00\x12\x11\n\rENCODING_GSM7\x10\x01\x12\x11\n\rENCODING_UCS2\x10\x02\x32\xe0\x02\n\nSmsService\x12L\n\x0bSendMessage\x12#.omnigate.sms.v1.SendMessageRequest\x1a\x18.omnigate.sms.v1.Message\x12[\n\x0cSendMessages\x12$.omnigate.sms.v1.SendMessagesRequest\x1a%.omnigate.sms.v1.SendMessagesResponse\x12J\n\nGetMessage\x12\".omnigate.sms.v1.GetMessageRequest\x1a\x18.omnigate.sms.v1.Message\x12[\n\x0cListMessages\x12$.omnigate.sms.v1.ListMessagesRequest\x1a%.omnigate.sms.v1.ListMessagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,32 +35,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_MESSAGESTATUS']._serialized_start=1534
-  _globals['_MESSAGESTATUS']._serialized_end=1907
-  _globals['_DIRECTION']._serialized_start=1909
-  _globals['_DIRECTION']._serialized_end=1994
-  _globals['_ENCODING']._serialized_start=1996
-  _globals['_ENCODING']._serialized_end=2070
+  _globals['_MESSAGESTATUS']._serialized_start=1555
+  _globals['_MESSAGESTATUS']._serialized_end=1928
+  _globals['_DIRECTION']._serialized_start=1930
+  _globals['_DIRECTION']._serialized_end=2015
+  _globals['_ENCODING']._serialized_start=2017
+  _globals['_ENCODING']._serialized_end=2091
   _globals['_STATUSTRANSITION']._serialized_start=105
   _globals['_STATUSTRANSITION']._serialized_end=281
   _globals['_MESSAGE']._serialized_start=284
-  _globals['_MESSAGE']._serialized_end=765
-  _globals['_SENDMESSAGEREQUEST']._serialized_start=768
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=1037
-  _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._serialized_start=986
-  _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._serialized_end=1037
-  _globals['_SENDMESSAGESREQUEST']._serialized_start=1039
-  _globals['_SENDMESSAGESREQUEST']._serialized_end=1115
-  _globals['_SENDMESSAGERESULT']._serialized_start=1117
-  _globals['_SENDMESSAGERESULT']._serialized_end=1228
-  _globals['_SENDMESSAGESRESPONSE']._serialized_start=1230
-  _globals['_SENDMESSAGESRESPONSE']._serialized_end=1305
-  _globals['_GETMESSAGEREQUEST']._serialized_start=1307
-  _globals['_GETMESSAGEREQUEST']._serialized_end=1357
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=1359
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=1438
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1440
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1531
-  _globals['_SMSSERVICE']._serialized_start=2073
-  _globals['_SMSSERVICE']._serialized_end=2425
+  _globals['_MESSAGE']._serialized_end=786
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=789
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=1058
+  _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._serialized_start=1007
+  _globals['_SENDMESSAGEREQUEST_TRACECONTEXTENTRY']._serialized_end=1058
+  _globals['_SENDMESSAGESREQUEST']._serialized_start=1060
+  _globals['_SENDMESSAGESREQUEST']._serialized_end=1136
+  _globals['_SENDMESSAGERESULT']._serialized_start=1138
+  _globals['_SENDMESSAGERESULT']._serialized_end=1249
+  _globals['_SENDMESSAGESRESPONSE']._serialized_start=1251
+  _globals['_SENDMESSAGESRESPONSE']._serialized_end=1326
+  _globals['_GETMESSAGEREQUEST']._serialized_start=1328
+  _globals['_GETMESSAGEREQUEST']._serialized_end=1378
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=1380
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=1459
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1461
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1552
+  _globals['_SMSSERVICE']._serialized_start=2094
+  _globals['_SMSSERVICE']._serialized_end=2446
 # @@protoc_insertion_point(module_scope)

@@ -71,7 +71,7 @@ class StatusTransition(_message.Message):
     def __init__(self, status: _Optional[_Union[MessageStatus, str]] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("id", "tenant_id", "direction", "sender", "recipient", "body", "status", "encoding", "segments", "status_callback", "error_code", "error_message", "created_at", "updated_at", "sequence", "history")
+    __slots__ = ("id", "tenant_id", "direction", "sender", "recipient", "body", "status", "encoding", "segments", "status_callback", "error_code", "error_message", "created_at", "updated_at", "sequence", "history", "public_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_ID_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class Message(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     tenant_id: str
     direction: Direction
@@ -104,7 +105,8 @@ class Message(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     sequence: int
     history: _containers.RepeatedCompositeFieldContainer[StatusTransition]
-    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., sender: _Optional[str] = ..., recipient: _Optional[str] = ..., body: _Optional[str] = ..., status: _Optional[_Union[MessageStatus, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., segments: _Optional[int] = ..., status_callback: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ...) -> None: ...
+    public_json: bytes
+    def __init__(self, id: _Optional[str] = ..., tenant_id: _Optional[str] = ..., direction: _Optional[_Union[Direction, str]] = ..., sender: _Optional[str] = ..., recipient: _Optional[str] = ..., body: _Optional[str] = ..., status: _Optional[_Union[MessageStatus, str]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., segments: _Optional[int] = ..., status_callback: _Optional[str] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sequence: _Optional[int] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ..., public_json: _Optional[bytes] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
     __slots__ = ("tenant_id", "recipient", "sender", "body", "status_callback", "idempotency_key", "trace_context")

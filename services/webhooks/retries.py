@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.edge.webhooks.sender import Outcome, Result
+from services.webhooks.sender import Outcome, Result
 
 JITTER = 0.2
 # A receiver cannot push its retry further out than this.

@@ -19,6 +19,7 @@ connection cannot slip through.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 from collections.abc import Iterable
@@ -92,29 +93,44 @@ def check_url_syntax(url: str, allowed: tuple[Network, ...] = ()) -> str:
     return host
 
 
-async def check_url(url: str, allowed: tuple[Network, ...] = ()) -> None:
+# How long the check of a URL being saved waits for DNS: well within the
+# caller's deadline (a resolver that drops a query makes glibc wait 5 s).
+RESOLVE_TIMEOUT_S = 2.0
+
+
+async def check_url(
+    url: str,
+    allowed: tuple[Network, ...] = (),
+    *,
+    timeout_s: float = RESOLVE_TIMEOUT_S,
+    resolve: Resolver = getaddrinfo,
+) -> None:
     """Raise ``UnsafeUrl`` unless every address ``url``'s host resolves to may get webhooks."""
     host = check_url_syntax(url, allowed)
     if _literal(host) is not None:
         return
     try:
-        await guarded_resolver(allowed)(host, 0)
+        await asyncio.wait_for(guarded_resolver(allowed, resolve)(host, 0), timeout_s)
     except BlockedAddress as exc:
         raise UnsafeUrl(str(exc)) from exc
+    except TimeoutError as exc:
+        raise UnsafeUrl(f"host {host!r} could not be resolved in {timeout_s:g} s") from exc
     except OSError as exc:
         raise UnsafeUrl(f"host {host!r} could not be resolved") from exc
 
 
-def guarded_resolver(allowed: tuple[Network, ...] = ()) -> Resolver:
-    """The loop's getaddrinfo, refusing a host any of whose addresses is blocked.
+def guarded_resolver(
+    allowed: tuple[Network, ...] = (), resolve: Resolver = getaddrinfo
+) -> Resolver:
+    """``resolve`` (the loop's getaddrinfo), refusing a host any of whose addresses is blocked.
 
     The HTTP client reports the ``BlockedAddress`` (an ``OSError``) as a
     ``ConnectError`` whose ``os_error`` it is.
     """
 
-    async def resolve(host: str, port: int) -> list[str]:
+    async def checked(host: str, port: int) -> list[str]:
         try:
-            addresses = await getaddrinfo(host, port)
+            addresses = await resolve(host, port)
         except UnicodeError as exc:
             raise OSError(f"host {host!r} could not be resolved: {exc}") from exc
         for literal in addresses:
@@ -123,6 +139,6 @@ def guarded_resolver(allowed: tuple[Network, ...] = ()) -> Resolver:
                 raise BlockedAddress(
                     f"host {host!r} resolves to a private or reserved address ({address})"
                 )
-        return addresses
+        return list(addresses)
 
-    return resolve
+    return checked

@@ -1,8 +1,9 @@
-"""From status events to webhook deliveries: attempted at once, recorded, retried from the DB.
+"""From events to webhook deliveries: attempted at once, recorded, retried from the DB.
 
-For each ``MessageStatusChanged`` event the bus hands over, the destinations
-are the tenant's enabled endpoints whose event types match, plus the
-message's own ``status_callback`` (signed with the tenant's secret). Each
+For each event envelope the bus hands over (from any service: this knows no
+channel), the destinations are the tenant's enabled endpoints whose event
+types match its type, plus the resource's own callback URL (a message's
+``status_callback``), signed with the tenant's signing secret. Each
 gets its first attempt straight away; then the delivery, in the state that
 attempt left it, and the attempt are recorded in one statement per
 micro-batch, committed before the event is acked, so nothing accepted is
@@ -33,22 +34,20 @@ from datetime import UTC, datetime
 import asyncpg
 
 from libs.aio import gather
-from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
 from libs.bus.message import Delivery
 from libs.db import TableGrowth
+from libs.events import envelope
 from libs.ids import derived_id, new_id
-from services.edge import tenants
-from services.edge.config import WebhookConfig
-from services.edge.webhooks import endpoints, store
-from services.edge.webhooks.endpoints import Endpoint
-from services.edge.webhooks.retries import FAILED, Decision, decide
-from services.edge.webhooks.sender import WebhookSender, status_event_type, status_payload
-from services.edge.webhooks.store import AttemptRecord, Job, NewDelivery
+from services.webhooks import endpoints, signing_secrets, store
+from services.webhooks.config import WebhookConfig
+from services.webhooks.endpoints import Endpoint
+from services.webhooks.retries import FAILED, Decision, decide
+from services.webhooks.sender import WebhookSender, payload
+from services.webhooks.store import AttemptRecord, Job, NewDelivery
 
-log = logging.getLogger("omnigate.edge.webhooks")
+log = logging.getLogger("omnigate.webhooks")
 
-STATUS_EVENT = events_pb2.MessageStatusChanged.DESCRIPTOR.full_name
 CACHE_TTL_S = 5.0
 # How long past its timeout an attempt in progress keeps its delivery from the poller.
 LEASE_MARGIN_S = 30.0
@@ -92,7 +91,7 @@ class TenantCache:
         missing = sorted(set(tenant_ids) - found.keys())
         if missing:
             async with self._pool.acquire() as conn:
-                secrets = await tenants.webhook_secrets(conn, missing)
+                secrets = await signing_secrets.of_tenants(conn, missing)
                 of_tenant = await endpoints.of_tenants(conn, missing)
             for t in missing:
                 hooks = _TenantHooks(now + self._ttl_s, secrets.get(t), tuple(of_tenant[t]))
@@ -179,11 +178,11 @@ class Dispatcher:
 
     async def handle(self, delivery: Delivery) -> None:
         """The bus handler: returns (and the event is acked) once its deliveries are recorded."""
-        if delivery.type != STATUS_EVENT:
-            return
-        event = events_pb2.MessageStatusChanged.FromString(delivery.body)
-        hooks = await self.cache.get(event.message.tenant_id)
-        new = _destinations(event, delivery.message_id, hooks)
+        event = envelope.read(delivery)
+        if event is None:
+            return  # not a tenant-visible fact
+        hooks = await self.cache.get(event.tenant_id)
+        new = _destinations(event, hooks)
         if new and delivery.maybe_seen:
             # An earlier run may have recorded some: those are settled or the poller's.
             async with self.pool.acquire() as conn:
@@ -302,38 +301,28 @@ class Dispatcher:
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval_s)
 
 
-def _destinations(
-    event: events_pb2.MessageStatusChanged, event_id: str, hooks: _TenantHooks
-) -> list[NewDelivery]:
-    """The deliveries an event makes: its status_callback and each endpoint that wants it."""
-    tenant_id = event.message.tenant_id
-    event_type = status_event_type(event)
-    payload = status_payload(event)
+def _destinations(event: envelope.Event, hooks: _TenantHooks) -> list[NewDelivery]:
+    """The deliveries an event makes: its callback URL and each endpoint that wants it."""
+    body = payload(event)
     found: list[NewDelivery] = []
-    if event.message.status_callback:
+    if event.callback_url:
         # The event's own id: the webhook-id status_callback receivers always got.
         found.append(
             NewDelivery(
-                event_id,
-                tenant_id,
-                None,
-                event.message.status_callback,
-                event_id,
-                event_type,
-                payload,
+                event.id, event.tenant_id, None, event.callback_url, event.id, event.type, body
             )
         )
     for ep in hooks.endpoints:
-        if ep.wants(event_type):
+        if ep.wants(event.type):
             found.append(
                 NewDelivery(
-                    derived_id("dlv", event_id, ep.id),
-                    tenant_id,
+                    derived_id("dlv", event.id, ep.id),
+                    event.tenant_id,
                     ep.id,
                     None,
-                    event_id,
-                    event_type,
-                    payload,
+                    event.id,
+                    event.type,
+                    body,
                 )
             )
     return found

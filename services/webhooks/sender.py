@@ -1,13 +1,14 @@
-"""Status webhooks on the wire: the payload, the signatures, one POST and what came of it.
+"""Webhooks on the wire: the payload, the signatures, one POST and what came of it.
 
 Payloads and headers follow the Standard Webhooks specification: body
-``{type, timestamp, data}`` with ``type`` like ``message.delivered``;
+``{type, timestamp, data}`` with the event's ``type`` (``message.delivered``),
+its time and its data (the resource as the API shows it) as they are;
 ``webhook-id`` is the delivery's id, the same on every attempt, so a
 receiver can drop duplicates; ``webhook-signature`` is ``v1,`` + HMAC-SHA256
 of ``id.timestamp.body`` under each ``whsec_`` secret in force, separated by
 spaces (two during a secret rotation), made by the ``standardwebhooks``
-reference library. ``data.sequence`` increases with every transition of the
-message, so a receiver can order callbacks that arrive out of order.
+reference library. ``data.sequence`` increases with every event of the
+resource, so a receiver can order callbacks that arrive out of order.
 
 A 2xx answer is success; redirects are not followed (a 3xx is a failure);
 410 means the receiver is gone for good; 429 and 503 may say when to come
@@ -31,14 +32,14 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from standardwebhooks import Webhook
 
-from libs.api.sms.v1 import events_pb2
+from libs.events.envelope import Event
 from libs.http import ConnectError, HttpClient, HttpError
 from libs.telemetry import start_span
-from services.edge.representation import STATUS_NAMES, message_json, rfc3339
-from services.edge.webhooks.ssrf import BlockedAddress, Network, UnsafeUrl, check_url_syntax
+from libs.timestamps import rfc3339_of
+from services.webhooks.ssrf import BlockedAddress, Network, UnsafeUrl, check_url_syntax
 
-log = logging.getLogger("omnigate.edge.webhooks")
-_tracer = trace.get_tracer("omnigate.edge.webhooks")
+log = logging.getLogger("omnigate.webhooks")
+_tracer = trace.get_tracer("omnigate.webhooks")
 
 USER_AGENT = "Omnigate-Webhooks/1"
 # What is kept of a failure's description in the attempts table.
@@ -66,21 +67,13 @@ class Outcome:
     retry_after_s: float | None = None
 
 
-def status_event_type(event: events_pb2.MessageStatusChanged) -> str:
-    return f"message.{STATUS_NAMES[event.transition.status]}"
-
-
-def status_payload(event: events_pb2.MessageStatusChanged) -> bytes:
-    data = message_json(event.message)
-    data.pop("body", None)
-    data["sequence"] = event.transition.sequence
-    data["error_code"] = event.transition.error_code or None
-    data["error_message"] = event.transition.error_message or None
+def payload(event: Event) -> bytes:
+    """The webhook body of an event: its type, its time and, as it is, its data."""
     return orjson.dumps(
         {
-            "type": status_event_type(event),
-            "timestamp": rfc3339(event.transition.occurred_at),
-            "data": data,
+            "type": event.type,
+            "timestamp": rfc3339_of(event.time),
+            "data": orjson.Fragment(event.data),
         }
     )
 

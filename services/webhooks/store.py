@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.edge.webhooks import endpoints
-from services.edge.webhooks.retries import Decision
-from services.edge.webhooks.sender import Outcome
+from services.webhooks import endpoints
+from services.webhooks.retries import Decision
+from services.webhooks.sender import Outcome
 
 # Woken by a re-send, so it is attempted now rather than at the next poll.
 DUE_CHANNEL = "webhook_deliveries_due"
@@ -276,41 +275,3 @@ async def resend(
         if row is not None:
             await conn.execute("SELECT pg_notify($1, '')", DUE_CHANNEL)
     return row
-
-
-def delivery_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "webhook_delivery",
-        "endpoint_id": row["endpoint_id"],
-        "event_id": row["event_id"],
-        "event_type": row["event_type"],
-        "status": row["status"],
-        "attempts": row["attempts"],
-        "last_response_status_code": row["last_status_code"],
-        "last_error": row["last_error"],
-        "next_attempt_at": timestamp_json(row["next_attempt_at"])
-        if row["status"] == "pending"
-        else None,
-        "created_at": timestamp_json(row["created_at"]),
-        "updated_at": timestamp_json(row["updated_at"]),
-    }
-
-
-def attempt_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "object": "webhook_attempt",
-        "delivery_id": row["delivery_id"],
-        "attempted_at": timestamp_json(row["attempted_at"]),
-        "url": row["url"],
-        "response_status_code": row["status_code"],
-        "error": row["error"],
-        "duration_ms": row["duration_ms"],
-    }
-
-
-def timestamp_json(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,14 +1,15 @@
 """Webhook endpoints: a tenant's URLs for chosen event types, each with its own signing secret.
 
-Every change is announced with ``NOTIFY webhook_endpoints, '<tenant id>'``
-in the same transaction, so the webhook senders drop their cached copy of
-that tenant's endpoints as soon as it commits.
+The types are those of the catalogue the services' protos declare
+(``libs.events.catalog``), so a new service's events can be subscribed to
+with no change here. Every change is announced with ``NOTIFY
+webhook_endpoints, '<tenant id>'`` in the same transaction, so the
+senders drop their cached copy of that tenant's endpoints as soon as it
+commits.
 """
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,15 +17,11 @@ from typing import Any
 
 import asyncpg
 
+from libs.events import catalog
 from libs.ids import new_id
-from services.edge.representation import STATUS_NAMES
+from services.webhooks.signing_secrets import new_secret
 
 NOTIFY_CHANNEL = "webhook_endpoints"
-
-EVENT_TYPES = frozenset(
-    "message." + name for name in STATUS_NAMES.values() if name != "unspecified"
-)
-WILDCARDS = frozenset({"*", "message.*"})
 
 _COLUMNS = (
     "id, tenant_id, url, description, event_types, secret, previous_secret,"
@@ -32,22 +29,10 @@ _COLUMNS = (
 )
 
 
-def new_secret() -> str:
-    # Standard Webhooks: "whsec_" + base64 of the raw HMAC key.
-    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
 def invalid_event_types(types: Iterable[str]) -> list[str]:
-    return [t for t in types if t not in EVENT_TYPES | WILDCARDS]
-
-
-def matches(event_types: Sequence[str], event_type: str) -> bool:
-    for pattern in event_types:
-        if pattern == "*" or pattern == event_type:
-            return True
-        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
-            return True
-    return False
+    """The names that are neither a type some service publishes nor a wildcard of them."""
+    known = catalog.event_types() | catalog.wildcards()
+    return [t for t in types if t not in known]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +79,7 @@ class Endpoint:
         return out
 
     def wants(self, event_type: str) -> bool:
-        return not self.disabled and matches(self.event_types, event_type)
+        return not self.disabled and catalog.matches(self.event_types, event_type)
 
 
 async def _notify(conn: asyncpg.Connection, tenant_id: str) -> None:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ipaddress
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from libs.events import catalog
 from libs.http import HttpClient
-from services.edge.webhooks import endpoints
-from services.edge.webhooks.retries import FAILED, PENDING, SUCCEEDED, backoff_s, decide
-from services.edge.webhooks.sender import (
+from services.webhooks import endpoints
+from services.webhooks.retries import FAILED, PENDING, SUCCEEDED, backoff_s, decide
+from services.webhooks.sender import (
     Outcome,
     Result,
     WebhookSender,
     retry_after_s,
     sign_all,
 )
-from services.edge.webhooks.ssrf import (
+from services.webhooks.signing_secrets import new_secret
+from services.webhooks.ssrf import (
     BlockedAddress,
     UnsafeUrl,
     check_url,
@@ -101,6 +105,18 @@ async def test_host_names_are_resolved_and_every_address_checked() -> None:
         await check_url("http://no-such-host.invalid/hook")
 
 
+async def test_a_resolver_that_never_answers_is_a_refusal_in_bounded_time() -> None:
+    # A DNS server that drops a query made a save wait past its caller's deadline.
+    async def silent(host: str, port: int) -> list[str]:
+        await asyncio.Event().wait()
+        return []
+
+    started = time.monotonic()
+    with pytest.raises(UnsafeUrl, match=r"could not be resolved in 0\.2 s"):
+        await check_url("https://slow.example/hook", timeout_s=0.2, resolve=silent)
+    assert time.monotonic() - started < 1.0
+
+
 async def test_the_resolver_the_client_connects_through_refuses_blocked_addresses() -> None:
     with pytest.raises(BlockedAddress):
         await guarded_resolver()("localhost", 80)
@@ -158,7 +174,7 @@ def test_outcomes_decide_the_delivery() -> None:
 
 
 def test_two_secrets_give_two_signatures_each_verifiable_alone() -> None:
-    old, new = endpoints.new_secret(), endpoints.new_secret()
+    old, new = new_secret(), new_secret()
     body = b'{"type":"message.sent","timestamp":"2026-01-01T00:00:00.000Z","data":{}}'
     now = int(datetime.now(UTC).timestamp())
     header = sign_all([new, old], "evt_1", now, body)
@@ -167,7 +183,7 @@ def test_two_secrets_give_two_signatures_each_verifiable_alone() -> None:
     Webhook(new).verify(body, headers)
     Webhook(old).verify(body, headers)
     with pytest.raises(WebhookVerificationError):
-        Webhook(endpoints.new_secret()).verify(body, headers)
+        Webhook(new_secret()).verify(body, headers)
 
 
 def test_previous_secret_signs_only_until_it_expires() -> None:
@@ -191,12 +207,13 @@ def test_previous_secret_signs_only_until_it_expires() -> None:
     ],
 )
 def test_event_type_filters(patterns: list[str], event_type: str, wanted: bool) -> None:
-    assert endpoints.matches(patterns, event_type) is wanted
+    assert catalog.matches(patterns, event_type) is wanted
 
 
-def test_known_event_types_are_the_message_statuses() -> None:
-    assert {"message.sent", "message.delivered", "message.failed"} <= endpoints.EVENT_TYPES
-    assert endpoints.invalid_event_types(["message.sent", "*", "message.boom"]) == ["message.boom"]
+def test_endpoints_may_subscribe_to_the_catalogues_types_and_their_wildcards() -> None:
+    assert {"message.sent", "message.delivered", "message.failed"} <= catalog.event_types()
+    given = ["message.sent", "*", "message.*", "message.boom", "call.*"]
+    assert endpoints.invalid_event_types(given) == ["message.boom", "call.*"]
 
 
 async def test_a_url_the_client_cannot_use_is_refused_not_raised() -> None:

@@ -8,10 +8,10 @@ import asyncpg
 import pytest
 
 from libs.http import HttpClient
-from services.edge.config import WebhookConfig
-from services.edge.schema import MIGRATIONS
-from services.edge.webhooks.dispatcher import Dispatcher
-from services.edge.webhooks.sender import WebhookSender
+from services.webhooks.config import WebhookConfig
+from services.webhooks.dispatcher import Dispatcher
+from services.webhooks.schema import MIGRATIONS
+from services.webhooks.sender import WebhookSender
 from tests.helpers.infra import schema_pool
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def pool(database_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    async with schema_pool(database_dsn, "edge", MIGRATIONS) as pool:
+    async with schema_pool(database_dsn, "webhooks", MIGRATIONS) as pool:
         yield pool
 
 

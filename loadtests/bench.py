@@ -16,7 +16,8 @@ time per message of every process, PostgreSQL, RabbitMQ and Redis included,
 database statements and publishes per message (also by process), and rows
 read by sequential scans per message.
 ``--kill-worker-after S`` SIGKILLs the sms worker S seconds into the load
-and starts it again (the crash drill).
+and starts it again (the crash drill); ``--kill-webhooks-after S`` does the
+same to the webhooks service.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class Run:
     offered: int = 0
     rejected: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # no HTTP answer, by exception
-    worker_killed_at: int | None = None  # messages accepted when the worker was SIGKILLed
+    # Messages accepted when a process was SIGKILLed, by process (the crash drills).
+    killed_at: dict[str, int] = field(default_factory=dict)
     webhook_ids: set[str] = field(default_factory=set)
     duplicate_webhooks: int = 0  # the same webhook-id received again
 
@@ -118,10 +120,17 @@ class MemoryWatch:
         }
 
 
-async def _kill_worker_after(platform: Platform, seconds: float, run: Run) -> None:
+# The crash drills: option -> (the process it kills, the figure saying when).
+DRILLS = {
+    "kill_worker_after": ("sms-worker-0", "worker_killed_at_accepted"),
+    "kill_webhooks_after": ("webhooks", "webhooks_killed_at_accepted"),
+}
+
+
+async def _kill_after(platform: Platform, name: str, seconds: float, run: Run) -> None:
     await asyncio.sleep(seconds)
-    run.worker_killed_at = len(run.sent_at)
-    await platform.restart("sms-worker-0")  # SIGKILL, then start it again
+    run.killed_at[name] = len(run.sent_at)
+    await platform.restart(name)  # SIGKILL, then start it again
 
 
 async def _send(
@@ -227,10 +236,10 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
         scanned_before = await rows_scanned(config.dsn)
         memory = MemoryWatch(run, int(args.rate * args.duration) if args.rate else args.messages)
         background = [asyncio.create_task(memory.watch(platform))]
-        if args.kill_worker_after is not None:
-            background.append(
-                asyncio.create_task(_kill_worker_after(platform, args.kill_worker_after, run))
-            )
+        for option, (name, _) in DRILLS.items():
+            if getattr(args, option) is not None:
+                drill = _kill_after(platform, name, getattr(args, option), run)
+                background.append(asyncio.create_task(drill))
         t0 = time.monotonic()
         per = max(1, args.concurrency // len(urls))
         if args.rate:
@@ -312,7 +321,7 @@ async def bench(args: argparse.Namespace) -> dict[str, object]:
             "publishes_per_msg": round(publishes / accepted, 2),
             "publishes_per_msg_by_process": {n: round(w[1] / accepted, 3) for n, w in work.items()},
             "calibration_ms": calibration,
-            "worker_killed_at_accepted": run.worker_killed_at,
+            **{figure: run.killed_at.get(name) for name, figure in DRILLS.values()},
         }
     finally:
         await receiver.stop()
@@ -333,22 +342,25 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=512, help="most HTTP connections to the edges"
     )
-    parser.add_argument(
-        "--kill-worker-after",
-        type=float,
-        default=None,
-        help="SIGKILL the sms worker this many seconds into the load, then restart it",
-    )
+    for option, (name, _) in DRILLS.items():
+        parser.add_argument(
+            "--" + option.replace("_", "-"),
+            type=float,
+            default=None,
+            help=f"SIGKILL {name} this many seconds into the load, then restart it",
+        )
     args = parser.parse_args()
     # uvloop, like the services: the load generator shares the two cores with them.
     result = uvloop.run(bench(args))
     print(orjson.dumps(result).decode(), flush=True)
-    if args.kill_worker_after is not None and result["worker_killed_at_accepted"] is None:
-        # A drill that did not happen must not read as one that lost nothing.
-        sys.exit(
-            f"bench: the run was over before --kill-worker-after {args.kill_worker_after:g} s;"
-            " the worker was not killed (give a shorter delay)"
-        )
+    for option, (name, figure) in DRILLS.items():
+        if getattr(args, option) is not None and result[figure] is None:
+            # A drill that did not happen must not read as one that lost nothing.
+            flag = "--" + option.replace("_", "-")
+            sys.exit(
+                f"bench: the run was over before {flag} {getattr(args, option):g} s;"
+                f" {name} was not killed (give a shorter delay)"
+            )
 
 
 if __name__ == "__main__":

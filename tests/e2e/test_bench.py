@@ -53,6 +53,23 @@ def test_a_kill_drill_that_did_not_happen_fails_instead_of_reading_as_a_pass() -
         timeout=300,
     )
     assert done.returncode == 1
-    assert b"the worker was not killed" in done.stderr
+    assert b"sms-worker-0 was not killed" in done.stderr
     figures = orjson.loads(done.stdout.splitlines()[-1])
     assert (figures["accepted"], figures["worker_killed_at_accepted"]) == (50, None)
+
+
+def test_killing_the_webhooks_service_mid_load_loses_no_webhook() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "loadtests.bench", "--messages", "1500"),
+            *("--concurrency", "16", "--receipt-delay", "0.2", "--kill-webhooks-after", "1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    figures = orjson.loads(done.stdout.splitlines()[-1])
+    assert figures["webhooks_killed_at_accepted"] is not None
+    assert figures["webhooks_killed_at_accepted"] < figures["accepted"] == 1500
+    assert (figures["lost"], figures["bad_signatures"]) == (0, 0)

@@ -74,14 +74,8 @@ class WebhooksServicer(webhooks_pb2_grpc.WebhooksServiceServicer):
     async def CreateEndpoint(  # noqa: N802
         self, request: pb.CreateEndpointRequest, context: grpc.aio.ServicerContext
     ) -> pb.Rendered:
-        given = request.endpoint
         fields = await validation.endpoint_changes(
-            ("url", "event_types", "description"),
-            given.url,
-            given.event_types,
-            given.description,
-            given.disabled,
-            self._allowed,
+            ("url", "event_types", "description"), request.endpoint, self._allowed
         )
         async with self._pool.acquire() as conn:
             count = await conn.fetchval(
@@ -92,11 +86,7 @@ class WebhooksServicer(webhooks_pb2_grpc.WebhooksServiceServicer):
                     f"a tenant may have at most {validation.MAX_ENDPOINTS} webhook endpoints"
                 )
             ep = await endpoints.create(
-                conn,
-                request.tenant_id,
-                str(fields["url"]),
-                list(fields["event_types"]),  # type: ignore[call-overload]
-                str(fields["description"]),
+                conn, request.tenant_id, fields["url"], fields["event_types"], fields["description"]
             )
         return _endpoint(ep, with_secret=True)
 
@@ -124,14 +114,8 @@ class WebhooksServicer(webhooks_pb2_grpc.WebhooksServiceServicer):
     async def UpdateEndpoint(  # noqa: N802
         self, request: pb.UpdateEndpointRequest, context: grpc.aio.ServicerContext
     ) -> pb.Rendered:
-        given = request.endpoint
         changes = await validation.endpoint_changes(
-            list(request.update_mask.paths),
-            given.url,
-            given.event_types,
-            given.description,
-            given.disabled,
-            self._allowed,
+            list(request.update_mask.paths), request.endpoint, self._allowed
         )
         async with self._pool.acquire() as conn:
             if changes:

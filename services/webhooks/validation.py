@@ -8,7 +8,9 @@ types are those of the catalogue (``libs.events.catalog``) or wildcards.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from libs.api.webhooks.v1 import webhooks_pb2 as pb
 from libs.errors import FieldViolation, InvalidArgument
 from libs.events import catalog
 from services.webhooks.endpoints import invalid_event_types
@@ -24,17 +26,13 @@ FIELDS = frozenset({"url", "event_types", "description", "disabled"})
 
 
 async def endpoint_changes(
-    fields: Sequence[str],
-    url: str,
-    event_types: Sequence[str],
-    description: str,
-    disabled: bool,
-    allowed: tuple[Network, ...],
-) -> dict[str, object]:
-    """The values of ``fields`` (of ``FIELDS``), checked and normalised; InvalidArgument
-    naming every field that is wrong."""
+    fields: Sequence[str], given: pb.EndpointFields, allowed: tuple[Network, ...]
+) -> dict[str, Any]:
+    """The values ``given`` for ``fields`` (of ``FIELDS``), checked and normalised;
+    InvalidArgument naming every field that is wrong."""
+    url, event_types, description = given.url, given.event_types, given.description
     problems: list[FieldViolation] = []
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     unknown = sorted(set(fields) - FIELDS)
     if unknown:
         problems.append(FieldViolation(unknown[0], "is not a field of an endpoint"))
@@ -69,7 +67,7 @@ async def endpoint_changes(
             )
         out["description"] = description
     if "disabled" in fields:
-        out["disabled"] = disabled
+        out["disabled"] = given.disabled
     if problems:
         raise InvalidArgument(
             "; ".join(f"{p.field}: {p.description}" for p in problems), tuple(problems)

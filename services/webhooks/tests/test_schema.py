@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 import pytest
 
 from libs.db import DatabaseConfig, create_pool, migrate
-from services.edge import schema as edge_schema
 from services.webhooks import signing_secrets
 from services.webhooks.schema import MIGRATIONS, SCHEMA
 from tests.helpers.infra import schema_pool, temporary_database
 
 pytestmark = pytest.mark.integration
+
+LEGACY = Path(__file__).with_name("legacy_edge_schema.sql")
 
 
 async def test_a_tenants_signing_secret_is_made_once(database_dsn: str) -> None:
@@ -33,9 +36,9 @@ async def _pool(dsn: str, schema: str) -> asyncpg.Pool:
 
 async def test_an_installation_that_sent_webhooks_from_the_edge_keeps_them() -> None:
     async with temporary_database() as dsn:
-        edge = await _pool(dsn, edge_schema.SCHEMA)
+        edge = await _pool(dsn, "edge")
         try:
-            await migrate(edge, edge_schema.SCHEMA, list(edge_schema.MIGRATIONS))
+            await edge.execute(LEGACY.read_text())
             await edge.execute(
                 "INSERT INTO tenants (id, name, webhook_secret) VALUES ('ten_1', 'a', 'whsec_t')"
             )

@@ -13,7 +13,7 @@ Naming, retry and dead-letter scheme: see ``libs.bus.topology``.
 from libs.bus.batch import BatchConsumer, BatchHandler
 from libs.bus.config import BusConfig
 from libs.bus.connection import Bus
-from libs.bus.consumer import BaseConsumer, Consumer, Handler, is_retryable
+from libs.bus.consumer import BaseConsumer, Consumer, Handler
 from libs.bus.idempotency import first_time, first_time_many, prune_processed
 from libs.bus.message import COMMANDS, EVENTS, Delivery, OutgoingMessage
 from libs.bus.outbox import (
@@ -35,6 +35,7 @@ from libs.bus.topology import (
     retry_queue_name,
     topology_names,
 )
+from libs.faults import is_retryable
 
 __all__ = [
     "COMMANDS",

@@ -35,7 +35,6 @@ from typing import Any, cast
 
 import aio_pika
 import aiormq
-import asyncpg
 from aio_pika.abc import AbstractRobustChannel
 from aiormq.abc import DeliveredMessage
 from opentelemetry import trace
@@ -54,37 +53,12 @@ from libs.bus.message import (
     Delivery,
 )
 from libs.bus.topology import QueueSpec, declare_queue, queue_name, retry_queue_name
+from libs.faults import is_retryable
 from libs.telemetry import NOT_RECORDING
 
 log = logging.getLogger("omnigate.bus")
 
 Handler = Callable[[Delivery], Awaitable[None]]
-
-# Failures of the infrastructure rather than of the message: trying again later may help.
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    OSError,  # includes ConnectionError and aiormq's connection errors
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.CannotConnectNowError,
-    aiormq.AMQPConnectionError,
-    aiormq.ChannelInvalidStateError,
-)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Whether a handler's failure may succeed on a later attempt.
-
-    Domain errors say so themselves (``OmnigateError.retryable``); database,
-    broker and network failures and timeouts are transient.
-    """
-    flag = getattr(exc, "retryable", None)
-    if isinstance(flag, bool):
-        return flag
-    return isinstance(exc, _TRANSIENT)
 
 
 def _text(value: Any) -> str:

@@ -20,11 +20,25 @@ R = TypeVar("R")
 log = logging.getLogger("omnigate.batching")
 
 
+class _Failure:
+    """An item's failure; a class of its own, as a result may itself be an exception."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
 class MicroBatcher(Generic[T, R]):
     """Calls ``flush(items)`` with up to ``max_size`` items gathered for at most ``max_delay_s``.
 
     ``flush`` returns one result per item, in order, or raises: an exception
-    fails every item of that batch (the transaction rolled back as a whole).
+    fails every item of that batch (the transaction rolled back as a whole),
+    unless ``split_on(exception)`` says the input is at fault. Then the batch
+    is flushed again in halves, and halves of the halves that fail, so only
+    the items that fail on their own fail, and one bad item among n costs
+    about 2·log2(n) extra flushes. Only for flushes that are all or nothing
+    (one transaction): a half flushed again must not repeat any effect.
     At most ``max_concurrency`` flushes run at once; a batch whose delay is
     over while they are all busy leaves as soon as one finishes, and grows
     until then (group commit): batches grow with load instead of queueing
@@ -38,10 +52,12 @@ class MicroBatcher(Generic[T, R]):
         max_size: int = 200,
         max_delay_s: float = 0.002,
         max_concurrency: int = 2,
+        split_on: Callable[[Exception], bool] | None = None,
     ) -> None:
         if max_size < 1 or max_delay_s < 0 or max_concurrency < 1:
             raise ValueError("max_size and max_concurrency >= 1, max_delay_s >= 0")
         self._flush = flush
+        self._split_on = split_on
         self._max_size = max_size
         self._max_delay_s = max_delay_s
         self._max_concurrency = max_concurrency
@@ -87,25 +103,46 @@ class MicroBatcher(Generic[T, R]):
 
     async def _run(self, items: list[T], futures: list[asyncio.Future[R]]) -> None:
         try:
-            results = await self._flush(items)
-            if len(results) != len(items):
-                raise RuntimeError(f"flush returned {len(results)} results for {len(items)}")
-        except BaseException as exc:
+            outcomes = await self._attempt(items, first=True)
+        except BaseException as exc:  # cancelled: every caller learns it
             for f in futures:
                 if not f.done():
                     f.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
+            raise
         finally:
             self._running -= 1
             # Only items kept waiting by busy flushes leave now; others gather
             # until their delay is over (leaving early makes batches small).
             if self._overdue:
                 self._dispatch()
-        for f, r in zip(futures, results, strict=True):
-            if not f.done():
-                f.set_result(r)
+        for f, outcome in zip(futures, outcomes, strict=True):
+            if f.done():
+                continue
+            if isinstance(outcome, _Failure):
+                f.set_exception(outcome.error)
+            else:
+                f.set_result(outcome)
+
+    async def _attempt(self, items: Sequence[T], *, first: bool = False) -> list[R | _Failure]:
+        """Each item's result, or the failure it had in the smallest batch that failed."""
+        try:
+            results = await self._flush(items)
+            if len(results) != len(items):
+                raise RuntimeError(f"flush returned {len(results)} results for {len(items)}")
+            return list(results)
+        except Exception as exc:  # noqa: BLE001 - each item gets its failure
+            if len(items) == 1 or self._split_on is None or not self._split_on(exc):
+                return [_Failure(exc)] * len(items)
+            if first:
+                log.warning(
+                    "a batch of %d failed (%s: %s); flushing it again in halves to find "
+                    "the items at fault",
+                    len(items),
+                    type(exc).__name__,
+                    exc,
+                )
+            half = len(items) // 2
+            return [*await self._attempt(items[:half]), *await self._attempt(items[half:])]
 
     async def close(self) -> None:
         """Flush what is pending and wait for running flushes."""

@@ -12,9 +12,11 @@ finishes, so a busy queue fills whole batches instead of starting a small
 one every few milliseconds (each costs its handler's fixed round trips).
 
 Settlement is per message, after the handler: acked on success; if the
-handler raises, every message of the batch is retried or dead-lettered as
-that error says; a handler may instead return ``{delivery: error}`` for
-the ones that failed, and the rest are acked.
+handler raises an error a retry may mend, every message of the batch is
+retried; if it raises one no retry can mend, the batch is handled again in
+halves until only the messages at fault fail, and those are dead-lettered.
+A handler may instead return ``{delivery: error}`` for the ones that
+failed, and the rest are acked.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from libs.bus.connection import Bus
 from libs.bus.consumer import BaseConsumer, to_delivery
 from libs.bus.message import Delivery
 from libs.bus.topology import QueueSpec
+from libs.faults import is_retryable
 
 log = logging.getLogger("omnigate.bus")
 
@@ -122,6 +125,29 @@ class BatchConsumer(BaseConsumer):
         if self._overdue:
             self._flush()
 
+    async def _outcomes(self, deliveries: Sequence[Delivery]) -> dict[Delivery, Exception]:
+        """The deliveries that failed, each with its error.
+
+        A batch failed by a message (an error no retry can mend) is handled
+        again in halves, so only the messages at fault are dead-lettered, not
+        the innocent ones batched with them; handlers are idempotent, so a
+        half handled again repeats nothing.
+        """
+        try:
+            return dict(await self._handler(deliveries) or {})
+        except Exception as exc:  # noqa: BLE001 - any failure is settled by the caller
+            if len(deliveries) == 1 or is_retryable(exc):
+                return dict.fromkeys(deliveries, exc)
+            half = len(deliveries) // 2
+            log.warning(
+                "%s: a batch of %d failed (%s: %s); handling it in halves",
+                self.queue,
+                len(deliveries),
+                type(exc).__name__,
+                exc,
+            )
+            return await self._outcomes(deliveries[:half]) | await self._outcomes(deliveries[half:])
+
     async def _run(self, batch: list[tuple[DeliveredMessage, Delivery]]) -> None:
         deliveries = [d for _, d in batch]
         links = [
@@ -138,25 +164,15 @@ class BatchConsumer(BaseConsumer):
                 links,
             ) as span:
                 span.set_attribute("messaging.batch.message_count", len(deliveries))
-                failed: Mapping[Delivery, Exception] = {}
-                error: Exception | None = None
-                try:
-                    failed = await self._handler(deliveries) or {}
-                except Exception as exc:  # noqa: BLE001 - any failure is settled below
-                    error = exc
-                    span.record_exception(exc)
-                    span.set_status(trace.Status(trace.StatusCode.ERROR, str(exc)))
-                if failed and error is None:
+                failed = await self._outcomes(deliveries)
+                if failed:
+                    first = next(iter(failed.values()))
+                    span.record_exception(first)
                     span.set_status(
                         trace.Status(trace.StatusCode.ERROR, f"{len(failed)} messages failed")
                     )
                 # Settled together, so the retries of a failed batch are
                 # published with their confirms in flight at once.
-                await asyncio.gather(
-                    *(
-                        self._settle(m, d, error if error is not None else failed.get(d))
-                        for m, d in batch
-                    )
-                )
+                await asyncio.gather(*(self._settle(m, d, failed.get(d)) for m, d in batch))
         finally:
             self._released(len(batch))

@@ -124,3 +124,54 @@ async def test_a_finished_flush_does_not_cut_the_next_batch_short() -> None:
     await asyncio.wait_for(asyncio.gather(late, last), 5)
     assert flush.batches == [[0, 1], [2, 3]]
     await batcher.close()
+
+
+async def test_a_batch_failed_by_its_input_is_split_until_only_the_bad_items_fail() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        # All or nothing, like a transaction: one negative item fails the statement.
+        flushed.append(list(items))
+        if any(i < 0 for i in items):
+            raise ValueError(f"cannot store {min(items)}")
+        return [i * 10 for i in items]
+
+    batcher = MicroBatcher(
+        flush, max_size=64, max_delay_s=0.01, split_on=lambda e: isinstance(e, ValueError)
+    )
+    items = [-1 if i in (5, 40) else i for i in range(64)]
+    results = await asyncio.gather(*(batcher.submit(i) for i in items), return_exceptions=True)
+    for item, result in zip(items, results, strict=True):
+        if item < 0:
+            assert isinstance(result, ValueError)
+        else:
+            assert result == item * 10
+    # Two bad items among 64: each is found in log2(64) = 6 halvings, not 64 flushes.
+    assert len(flushed) <= 1 + 2 * 2 * 6
+    assert [batch for batch in flushed if batch == [-1]] == [[-1], [-1]]
+    await batcher.close()
+
+
+async def test_a_batch_is_not_split_for_a_failure_that_is_not_the_inputs() -> None:
+    flushed: list[int] = []
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        flushed.append(len(items))
+        raise ConnectionError("database went away")
+
+    batcher = MicroBatcher(
+        flush, max_size=8, max_delay_s=0.01, split_on=lambda e: isinstance(e, ValueError)
+    )
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(8)), return_exceptions=True)
+    assert all(isinstance(r, ConnectionError) for r in results)
+    assert flushed == [8]
+
+
+async def test_a_result_that_is_an_exception_is_a_result_not_a_failure() -> None:
+    async def flush(items: Sequence[int]) -> list[Exception]:
+        return [KeyError(i) for i in items]
+
+    batcher: MicroBatcher[int, Exception] = MicroBatcher(flush, max_delay_s=0.001)
+    result = await batcher.submit(3)
+    assert isinstance(result, KeyError)
+    await batcher.close()

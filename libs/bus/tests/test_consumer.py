@@ -113,6 +113,42 @@ async def test_batch_settles_each_message(bus: Bus, declared: list[QueueSpec]) -
     assert await ready_count(bus.config, f"{bus.config.prefix}.test.batch.partial") == 0
 
 
+async def test_a_batch_raising_for_one_poison_message_dead_letters_only_that_one(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    """A handler that fails the whole batch (one transaction) for one bad message:
+    the batch is handled again in halves, and the innocent ones are acked."""
+    spec = QueueSpec("test.batch.poison", events=("test.thing.*",))
+    declared.append(spec)
+    sent = [
+        OutgoingMessage(
+            EVENTS, "test.thing.created", b"poison" if i == 6 else b"ok", "t.v1.T", "ten_1"
+        )
+        for i in range(16)
+    ]
+    acked: list[str] = []
+    sizes: list[int] = []
+
+    async def handler(batch: list[Delivery]) -> None:
+        sizes.append(len(batch))
+        if any(d.body == b"poison" for d in batch):
+            raise InvalidArgument("cannot store this one")
+        acked.extend(d.message_id for d in batch)
+
+    async with BatchConsumer(bus, spec, handler, max_batch=16, max_wait_s=0.2):
+        await bus.publisher.publish_many(sent)
+        (dead,) = await get_messages(
+            bus.config, dlq_name(f"{bus.config.prefix}.test.batch.poison"), 1
+        )
+        for _ in range(100):
+            if len(acked) == 15:
+                break
+            await asyncio.sleep(0.02)
+    assert dead.message_id == sent[6].message_id
+    assert sorted(acked) == sorted(m.message_id for i, m in enumerate(sent) if i != 6)
+    assert sizes[0] == 16 and len(sizes) <= 1 + 2 * 4  # halvings, not one retry each
+
+
 async def test_messages_arriving_while_batches_are_busy_make_one_bigger_batch(
     bus: Bus, declared: list[QueueSpec]
 ) -> None:

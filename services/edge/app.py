@@ -11,7 +11,7 @@ from libs.api.sms.v1 import sms_pb2_grpc
 from libs.api.webhooks.v1 import webhooks_pb2_grpc
 from libs.db import create_pool, migrate
 from libs.grpc.client import open_channel
-from services.edge import idempotency, messages, openapi, ratelimit, routes
+from services.edge import idempotency, messages, openapi, ratelimit, routes, text_input
 from services.edge.admin import create_admin_app, signing_secret_of
 from services.edge.auth import VERIFIER_KEY, KeyVerifier, auth_middleware
 from services.edge.config import EdgeSettings
@@ -31,6 +31,7 @@ def create_app(settings: EdgeSettings) -> web.Application:
             tracing_middleware,
             problem_middleware,
             auth_middleware,
+            text_input.text_middleware,
             ratelimit.ratelimit_middleware,
             idempotency.idempotency_middleware,
         ],

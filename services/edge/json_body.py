@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from libs.errors import FieldViolation, InvalidArgument
+from services.edge import text_input
 from services.edge.problems import BadRequest
 
 # No request of ours needs more; deep nesting only costs parse time and memory.
@@ -64,6 +65,9 @@ async def read_object(
         raise BadRequest("the body must be a JSON object")
     if _depth(data) > MAX_DEPTH:
         raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels")
+    # Before anything else: a field name holding a NUL is named in the errors
+    # below, and that message must be one the caller can read back.
+    text_input.raise_for(text_input.violations(data))
     problems = [
         FieldViolation(k, "is not a known field") for k in data if k not in required | optional
     ]

@@ -8,6 +8,7 @@ Every caller still gets its answer only after its row is committed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -20,7 +21,8 @@ from libs.batching import MicroBatcher
 from libs.bus import OutboxWriter
 from libs.cursors import decode_cursor, encode_cursor
 from libs.db import TableGrowth
-from libs.errors import InvalidArgument, NotFound, OmnigateError
+from libs.errors import Internal, InvalidArgument, NotFound, OmnigateError
+from libs.faults import is_input_fault
 from libs.grpc.errors import to_status_proto
 from libs.ids import is_id, new_id
 from libs.telemetry import current_trace_headers, tracing_on
@@ -31,6 +33,7 @@ from services.sms.events import TraceHeaders
 from services.sms.validation import validate_send
 
 _tracer = trace.get_tracer("omnigate.sms")
+log = logging.getLogger("omnigate.sms")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -41,7 +44,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         self._pool = pool
         self._outbox = outbox
         self._inserts: MicroBatcher[tuple[repository.NewMessage, TraceHeaders], str | None]
-        self._inserts = MicroBatcher(self._flush_inserts, max_size=256, max_delay_s=0.002)
+        # One message whose row PostgreSQL refuses must not fail the others it
+        # was batched with: the insert is one transaction, so halves retry safely.
+        self._inserts = MicroBatcher(
+            self._flush_inserts, max_size=256, max_delay_s=0.002, split_on=is_input_fault
+        )
         self._growth = TableGrowth(pool)
 
     async def close(self) -> None:
@@ -63,8 +70,14 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         for outcome in outcomes:
             if isinstance(outcome, OmnigateError):
                 results.append(sms_pb2.SendMessageResult(error=to_status_proto(outcome)))
+            elif isinstance(outcome, Exception):
+                # A bug, but only this item's: the others were stored and get their answer.
+                log.error("SendMessages item failed", exc_info=outcome)
+                results.append(
+                    sms_pb2.SendMessageResult(error=to_status_proto(Internal("internal error")))
+                )
             elif isinstance(outcome, BaseException):
-                raise outcome  # a bug: the interceptor answers INTERNAL for the whole call
+                raise outcome
             else:
                 results.append(sms_pb2.SendMessageResult(message=outcome))
         return sms_pb2.SendMessagesResponse(results=results)

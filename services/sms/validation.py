@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from libs.api.sms.v1 import sms_pb2
 from libs.errors import FieldViolation, InvalidArgument
+from libs.text import text_problem, url_problem
 from services.sms.encoding import SegmentCount, count_segments
 from services.sms.numbers import InvalidNumber, Sender, normalize_phone, normalize_sender
 
@@ -51,29 +51,20 @@ def validate_send(request: sms_pb2.SendMessageRequest) -> ValidSend:
         problems.append(
             FieldViolation("body", f"is {len(body)} characters; at most {MAX_BODY_CHARS} allowed")
         )
+    elif problem := text_problem(body):
+        problems.append(FieldViolation("body", problem))
     callback = request.status_callback
-    if callback:
-        problem = _url_problem(callback)
-        if problem:
-            problems.append(FieldViolation("status_callback", problem))
-    if len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY:
+    if callback and (problem := url_problem(callback, MAX_URL_CHARS)):
+        problems.append(FieldViolation("status_callback", problem))
+    key = request.idempotency_key
+    if len(key) > MAX_IDEMPOTENCY_KEY:
         problems.append(
             FieldViolation("idempotency_key", f"must be at most {MAX_IDEMPOTENCY_KEY} characters")
         )
+    elif problem := text_problem(key):
+        problems.append(FieldViolation("idempotency_key", problem))
     if problems:
         detail = "; ".join(f"{p.field}: {p.description}" for p in problems)
         raise InvalidArgument(detail, tuple(problems))
     assert sender is not None
     return ValidSend(recipient, sender, body, count_segments(body), callback)
-
-
-def _url_problem(url: str) -> str | None:
-    if len(url) > MAX_URL_CHARS:
-        return f"must be at most {MAX_URL_CHARS} characters"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http:// or https:// URL"
-    return None

@@ -38,6 +38,7 @@ from libs.batching import MicroBatcher
 from libs.bus import Delivery, OutboxWriter
 from libs.db import TableGrowth
 from libs.errors import Unavailable
+from libs.faults import is_input_fault
 from libs.ids import new_id
 from libs.ratelimit import Pacer
 from libs.smpp.errors import SmppError
@@ -129,8 +130,13 @@ class SmsWorker:
         # Per-sender pacing; None (no sender rate) keeps Redis off the hot path.
         self._pacer = pacer
         self._reference = 0
+        # A receipt PostgreSQL refuses (what a carrier sends is input too) must
+        # not fail the others batched with it.
         self._receipts: MicroBatcher[repository.SegmentReport, None] = MicroBatcher(
-            self._flush_receipts, max_size=500, max_delay_s=settings.receipt_batch_delay_s
+            self._flush_receipts,
+            max_size=500,
+            max_delay_s=settings.receipt_batch_delay_s,
+            split_on=is_input_fault,
         )
         self._growth = TableGrowth(pool)
 

@@ -13,6 +13,7 @@ from typing import Any
 from libs.api.webhooks.v1 import webhooks_pb2 as pb
 from libs.errors import FieldViolation, InvalidArgument
 from libs.events import catalog
+from libs.text import text_problem, url_problem
 from services.webhooks.endpoints import invalid_event_types
 from services.webhooks.ssrf import Network, UnsafeUrl, check_url
 
@@ -38,8 +39,8 @@ async def endpoint_changes(
         problems.append(FieldViolation(unknown[0], "is not a field of an endpoint"))
     if "url" in fields:
         url = url.strip()
-        if len(url) > MAX_URL:
-            problems.append(FieldViolation("url", f"must be at most {MAX_URL} characters"))
+        if problem := url_problem(url, MAX_URL):
+            problems.append(FieldViolation("url", problem))
         else:
             try:
                 await check_url(url, allowed)
@@ -65,6 +66,8 @@ async def endpoint_changes(
             problems.append(
                 FieldViolation("description", f"must be at most {MAX_DESCRIPTION} characters")
             )
+        elif problem := text_problem(description):
+            problems.append(FieldViolation("description", problem))
         out["description"] = description
     if "disabled" in fields:
         out["disabled"] = given.disabled

@@ -32,6 +32,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
+from libs.addresses import (
+    InvalidNumber,
+    destination_address,
+    normalize_phone,
+    normalize_sender,
+)
 from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2, sms_pb2
 from libs.batching import MicroBatcher
@@ -59,12 +65,6 @@ from services.sms.encoding import (
     count_segments,
     decode_short_message,
     encode_segments,
-)
-from services.sms.numbers import (
-    InvalidNumber,
-    destination_address,
-    normalize_phone,
-    normalize_sender,
 )
 
 log = logging.getLogger("omnigate.sms.worker")

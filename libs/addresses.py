@@ -1,4 +1,4 @@
-"""Phone number and sender validation for the SMS API.
+"""Phone numbers and sender IDs: E.164 validation, alphanumeric sender IDs, SMPP address fields.
 
 The API takes E.164 only: without a country code, "07700 900123" could be a
 number in any of several countries, and guessing a default region sends

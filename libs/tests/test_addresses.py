@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.sms.numbers import (
+from libs.addresses import (
     NPI_ISDN,
     NPI_UNKNOWN,
     TON_ALPHANUMERIC,

@@ -10,25 +10,18 @@ is ever trusted.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 from aiohttp import web
 
+from libs.db.invalidation import Remembered
 from libs.errors import PermissionDenied, Unauthenticated
 from services.edge import routes, tenants
 from services.edge.tenants import AUTH_CHANNEL, Principal, Tenant
 
-log = logging.getLogger("omnigate.edge.auth")
-
 PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 TENANT_KEY = web.RequestKey("tenant", Tenant)
-_MAX_CACHE = 10_000
-_RELISTEN_S = 1.0
 
 
 class KeyVerifier:
@@ -36,63 +29,26 @@ class KeyVerifier:
 
     def __init__(self, pool: asyncpg.Pool, dsn: str, ttl_s: float) -> None:
         self._pool = pool
-        self._dsn = dsn
-        self._ttl_s = ttl_s
-        self._cache: dict[bytes, tuple[float, Principal]] = {}
-        self._listening = False
-        self._task: asyncio.Task[None] | None = None
+        self._verified: Remembered[bytes, Principal] = Remembered(dsn, AUTH_CHANNEL, ttl_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen(), name="auth-invalidation")
+        await self._verified.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _listen(self) -> None:
-        def forget(*_: object) -> None:
-            self._cache.clear()
-
-        while True:
-            try:
-                conn = await asyncpg.connect(self._dsn)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("auth invalidation listener cannot connect: %s", exc)
-                await asyncio.sleep(_RELISTEN_S)
-                continue
-            closed = asyncio.Event()
-            try:
-                conn.add_termination_listener(lambda _conn, ev=closed: ev.set())
-                await conn.add_listener(AUTH_CHANNEL, forget)
-                # Anything changed while we were not listening is forgotten too.
-                self._cache.clear()
-                self._listening = True
-                await closed.wait()
-            finally:
-                self._listening = False
-                self._cache.clear()
-                with contextlib.suppress(Exception):
-                    await conn.close()
-            log.warning("auth invalidation listener lost its connection; reconnecting")
-            await asyncio.sleep(_RELISTEN_S)
+        await self._verified.stop()
 
     async def verify(self, key: str) -> Principal:
         digest = tenants.hash_key(key)
-        now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now and self._listening:
-            return hit[1]
+        hit = self._verified.get(digest)
+        if hit is not None:
+            return hit
+        generation = self._verified.generation
         async with self._pool.acquire() as conn:
             principal = await tenants.principal_for_key(conn, key)
         if principal is None:
-            self._cache.pop(digest, None)
+            self._verified.drop(digest)
             raise Unauthenticated("the API key is not valid, or was revoked")
-        if self._ttl_s > 0 and self._listening:
-            if len(self._cache) >= _MAX_CACHE:
-                self._cache.clear()
-            self._cache[digest] = (now + self._ttl_s, principal)
+        self._verified.keep(digest, principal, generation)
         return principal
 
 

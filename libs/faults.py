@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import aiormq
 import asyncpg
+import grpc
 
 # Failures of the infrastructure rather than of the message: trying again later may help.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -27,15 +28,28 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# What another service answers when it is away or overloaded rather than refusing.
+_TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Whether a failure may not happen on a later attempt.
 
     Domain errors say so themselves (``OmnigateError.retryable``); database,
-    broker and network failures and timeouts are transient.
+    broker and network failures, timeouts, and gRPC calls to a service that
+    is away are transient.
     """
     flag = getattr(exc, "retryable", None)
     if isinstance(flag, bool):
         return flag
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in _TRANSIENT_CODES
     return isinstance(exc, _TRANSIENT)
 
 

@@ -21,7 +21,7 @@ _RANDOM_MASK = (1 << _RANDOM_BITS) - 1
 _BODY_LEN = 26
 
 PREFIXES = frozenset(
-    {"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "dlv", "att"}
+    {"msg", "call", "room", "conv", "ct", "ntf", "evt", "ten", "key", "whk", "dlv", "att", "num"}
 )
 
 _lock = threading.Lock()

@@ -3,7 +3,15 @@
 from libs.runtime.parts import Runtime
 from libs.runtime.process import GC_THRESHOLDS, tune_gc
 from libs.runtime.service import Service, StartFailed
-from libs.runtime.settings import ProcessSettings, bus, database, grpc_server, health_server
+from libs.runtime.settings import (
+    ProcessSettings,
+    bus,
+    database,
+    grpc_client,
+    grpc_server,
+    health_server,
+    numbers_client,
+)
 
 __all__ = [
     "GC_THRESHOLDS",
@@ -13,7 +21,9 @@ __all__ = [
     "StartFailed",
     "bus",
     "database",
+    "grpc_client",
     "grpc_server",
     "health_server",
+    "numbers_client",
     "tune_gc",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from libs import config
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import HEALTH_GRACE_S, GrpcServerConfig
+from libs.grpc.config import HEALTH_GRACE_S, GrpcClientConfig, GrpcServerConfig
 from libs.logs import LogConfig
 from libs.metrics import MetricsConfig
 from libs.telemetry import TelemetryConfig
@@ -56,3 +56,18 @@ def grpc_server(prefix: str, port: int) -> GrpcServerConfig:
 def health_server(prefix: str, port: int) -> GrpcServerConfig:
     """The health-only gRPC listener of a process without an API: nothing to drain."""
     return config.load(GrpcServerConfig, prefix, defaults={"port": port, "grace_s": HEALTH_GRACE_S})
+
+
+def grpc_client(prefix: str, target: str) -> GrpcClientConfig:
+    """Where another service's API is (``<prefix>TARGET``, ``<prefix>TIMEOUT_S``);
+    ``target`` is its address on one machine, as ``make run`` starts it."""
+    return config.load(GrpcClientConfig, prefix, defaults={"target": target})
+
+
+# Where the numbers service's API is on one machine (OMNIGATE_NUMBERS_CLIENT_TARGET).
+NUMBERS = "127.0.0.1:50054"
+
+
+def numbers_client() -> GrpcClientConfig:
+    """``OMNIGATE_NUMBERS_CLIENT_*``: the numbers service, which every channel routes by."""
+    return grpc_client("OMNIGATE_NUMBERS_CLIENT_", NUMBERS)

@@ -74,9 +74,9 @@ def test_the_envelope_exports_as_a_valid_cloudevent() -> None:
 
 def test_the_catalogue_holds_every_type_a_service_declares_in_its_proto() -> None:
     types = catalog.event_types()
-    assert {"message.sent", "message.delivered", "message.received"} <= types
+    assert {"message.sent", "message.delivered", "message.received", "number.assigned"} <= types
     assert all(t.count(".") == 1 for t in types)
-    assert catalog.wildcards() == {"*", "message.*"}
+    assert catalog.wildcards() == {"*", "message.*", "number.*"}
 
 
 def test_a_subscription_matches_its_types_and_wildcards() -> None:

@@ -26,6 +26,7 @@ from libs.metrics import MetricsConfig
 from libs.smpp.config import SmppBindConfig
 from services.devsmsc.config import DevSmscConfig
 from services.edge.config import EdgeSettings, HttpConfig
+from services.sms import owners
 from services.sms.config import WorkerConfig
 from services.webhooks.dispatcher import Dispatcher
 
@@ -62,8 +63,9 @@ def _one(loaded: Loaded, cls: type) -> Any:
 DRAIN_BUDGET_S: dict[str, Callable[[Loaded], float]] = {
     # runner.cleanup(): in-flight requests get shutdown_grace_s.
     "services.edge.main": lambda s: _one(s, HttpConfig).shutdown_grace_s,
-    # server.stop(grace_s), then the relay's last batch.
-    "services.sms.main": lambda s: _one(s, GrpcServerConfig).grace_s,
+    # server.stop(grace_s), the number events in hand, then the relay's last batch.
+    "services.sms.main": lambda s: _one(s, GrpcServerConfig).grace_s + owners.STOP_TIMEOUT_S,
+    "services.numbers.main": lambda s: _one(s, GrpcServerConfig).grace_s,
     # server.stop(grace_s) (API calls in flight, health), consumer.stop() (its
     # default stop timeout), then dispatcher.stop() (its default grace).
     "services.webhooks.main": lambda s: (

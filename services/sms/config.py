@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from libs import config, runtime
 from libs.bus.config import BusConfig
 from libs.db import DatabaseConfig
-from libs.grpc.config import GrpcServerConfig
+from libs.grpc.config import GrpcClientConfig, GrpcServerConfig
 from libs.smpp.config import SmppBindConfig
 from services.sms.schema import SCHEMA
 
@@ -74,11 +74,13 @@ class PacingConfig:
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    """The gRPC server process (``omnigate-sms``): API calls and the outbox relay."""
+    """The gRPC server process (``omnigate-sms``): API calls and the outbox relay; it asks
+    the numbers service (``numbers``) who owns an address it does not know yet."""
 
     db: DatabaseConfig
     bus: BusConfig
     grpc: GrpcServerConfig
+    numbers: GrpcClientConfig
 
     @classmethod
     def from_env(cls) -> ServerSettings:
@@ -86,6 +88,7 @@ class ServerSettings:
             db=runtime.database(SCHEMA),
             bus=runtime.bus(),
             grpc=runtime.grpc_server("OMNIGATE_SMS_GRPC_", port=50051),
+            numbers=runtime.numbers_client(),
         )
 
 

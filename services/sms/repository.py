@@ -139,6 +139,8 @@ async def insert_messages(
     announcement is written only if the statement inserted at least one
     message of its tenant, so a repeated request announces nothing.
     """
+    if not messages:
+        return Inserted({}, Written.of([], []))
     cols = list(
         zip(
             *[
@@ -500,7 +502,10 @@ async def _apply_one_each(
 
 
 async def tenant_of_number(conn: asyncpg.Connection, number: str) -> str | None:
+    """Who owns ``number`` in the copy of the numbers service's assignments."""
     value: str | None = await conn.fetchval(
-        "SELECT tenant_id FROM phone_numbers WHERE number = $1", number
+        "SELECT tenant_id FROM numbers WHERE address = $1 AND NOT released"
+        " ORDER BY assigned_at DESC LIMIT 1",
+        number,
     )
     return value

@@ -1,4 +1,4 @@
-"""The SmsService gRPC servicer: validate, store with its outbox command, answer.
+"""The SmsService gRPC servicer: validate, check the sender is the tenant's, store, answer.
 
 SendMessage calls arriving together share one transaction (micro-batched):
 at 1,000+ messages/s a commit per message would serialise on the WAL flush.
@@ -30,6 +30,7 @@ from services.sms import events, repository
 from services.sms import status as st
 from services.sms.convert import ENCODING_NUMBERS, message_from_row
 from services.sms.events import TraceHeaders
+from services.sms.owners import Owned, Owners
 from services.sms.validation import validate_send
 
 _tracer = trace.get_tracer("omnigate.sms")
@@ -39,11 +40,28 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
+def _sends_from_own(message: repository.NewMessage, owned: dict[str, Owned]) -> bool:
+    owner = owned.get(message.sender)
+    return owner is not None and owner.tenant_id == message.tenant_id
+
+
+def _not_yours(sender: str) -> InvalidArgument:
+    # Another tenant's number reads like one nobody has: whose it is is not the caller's business.
+    return InvalidArgument.for_field(
+        "from",
+        f"{sender} is not one of your numbers or sender IDs; GET /v1/numbers lists yours, "
+        "and your operator assigns new ones",
+    )
+
+
 class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
-    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter) -> None:
+    def __init__(self, pool: asyncpg.Pool, outbox: OutboxWriter, owners: Owners) -> None:
         self._pool = pool
         self._outbox = outbox
-        self._inserts: MicroBatcher[tuple[repository.NewMessage, TraceHeaders], str | None]
+        self._owners = owners
+        self._inserts: MicroBatcher[
+            tuple[repository.NewMessage, TraceHeaders], str | InvalidArgument | None
+        ]
         # One message whose row PostgreSQL refuses must not fail the others it
         # was batched with: the insert is one transaction, so halves retry safely.
         self._inserts = MicroBatcher(
@@ -113,6 +131,8 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         # The trace context is taken here, in the request's span, because the
         # flush runs in the batcher's task.
         existing_id = await self._inserts.submit((new, current_trace_headers()))
+        if isinstance(existing_id, InvalidArgument):
+            raise existing_id
         if existing_id is not None:
             # The same Idempotency-Key created this message before: answer with it.
             return await self._get(request.tenant_id, existing_id)
@@ -120,17 +140,25 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
 
     async def _flush_inserts(
         self, items: Sequence[tuple[repository.NewMessage, TraceHeaders]]
-    ) -> list[str | None]:
-        commands = events.submit_commands(items)
+    ) -> list[str | InvalidArgument | None]:
         async with self._pool.acquire() as conn:
+            owned = await self._owners.of(conn, {m.sender for m, _ in items})
+            mine = [_sends_from_own(m, owned) for m, _ in items]
+            allowed = [item for item, ok in zip(items, mine, strict=True) if ok]
             inserted = await repository.insert_messages(
-                conn, [m for m, _ in items], commands, self._outbox.owner
+                conn,
+                [m for m, _ in allowed],
+                events.submit_commands(allowed),
+                self._outbox.owner,
             )
         self._outbox.committed(inserted.announced)
-        new = len(items) - len(inserted.existing)
+        new = len(allowed) - len(inserted.existing)
         self._growth.added("messages", new)
         self._growth.added("message_transitions", new)
-        return [inserted.existing.get(m.id) for m, _ in items]
+        return [
+            inserted.existing.get(m.id) if ok else _not_yours(m.sender)
+            for (m, _), ok in zip(items, mine, strict=True)
+        ]
 
     async def GetMessage(  # noqa: N802
         self, request: sms_pb2.GetMessageRequest, context: grpc.aio.ServicerContext

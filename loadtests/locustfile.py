@@ -1,7 +1,9 @@
 """Locust scenarios for the send-and-poll path: ``locust -f loadtests/locustfile.py``.
 
-Point it at a running platform (``make run``) with an API key:
-``OMNIGATE_API_KEY=og_live_... locust -f loadtests/locustfile.py --host http://127.0.0.1:8080``.
+Point it at a running platform (``make run``) with an API key and a number
+the tenant owns (``omnigate-admin assign-number ten_... +447700900100``):
+``OMNIGATE_API_KEY=og_live_... OMNIGATE_FROM=+447700900100 locust -f loadtests/locustfile.py
+--host http://127.0.0.1:8080``.
 Weights follow real traffic: sending dominates, then polling a message's
 status, then listing.
 """
@@ -27,13 +29,14 @@ class Tenant(FastHttpUser):
                 "set OMNIGATE_API_KEY (omnigate-admin create-tenant NAME prints one)"
             )
         self.headers = {"Authorization": f"Bearer {key}"}
+        self.sender = os.environ.get("OMNIGATE_FROM", "+447700900100")
         self.sent: list[str] = []
 
     @task(10)
     def send_message(self) -> None:
         body = {
             "to": random.choice(TEST_NUMBERS),
-            "from": "+447700900100",
+            "from": self.sender,
             "body": f"load test {secrets.token_hex(4)}",
         }
         with self.client.post(

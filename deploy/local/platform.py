@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
 import asyncpg
@@ -74,6 +74,7 @@ class PlatformConfig:
     # gRPC API and health.
     sms_worker_health_port: int = 50052
     webhooks_grpc_port: int = 50053
+    numbers_grpc_port: int = 50054
     smsc_port: int = 2775
     smsc_control_port: int = 8775
     receipt_delay_s: float = 1.0
@@ -106,6 +107,7 @@ class PlatformConfig:
             "sms_grpc_port": free_port(),
             "sms_worker_health_port": free_port(),
             "webhooks_grpc_port": free_port(),
+            "numbers_grpc_port": free_port(),
             "smsc_port": free_port(),
             "smsc_control_port": free_port(),
             "allow_loopback_webhooks": True,
@@ -143,6 +145,10 @@ class PlatformConfig:
     @property
     def webhooks_target(self) -> str:
         return f"127.0.0.1:{self.webhooks_grpc_port}"
+
+    @property
+    def numbers_target(self) -> str:
+        return f"127.0.0.1:{self.numbers_grpc_port}"
 
 
 @dataclass
@@ -203,9 +209,16 @@ class Platform:
                 None,
             )
         )
+        # Before sms, which asks it who owns an address its copy does not know.
+        numbers = self._common_env("numbers") | {
+            "OMNIGATE_METRICS_PORT": str(free_port()),
+            "OMNIGATE_NUMBERS_GRPC_PORT": str(c.numbers_grpc_port),
+        }
+        procs.append(_Proc("numbers", "services.numbers.main", numbers, None, c.numbers_grpc_port))
         sms = self._common_env("sms") | {
             "OMNIGATE_SMS_GRPC_PORT": str(c.sms_grpc_port),
             "OMNIGATE_METRICS_PORT": str(free_port()),
+            "OMNIGATE_NUMBERS_CLIENT_TARGET": c.numbers_target,
         }
         procs.append(_Proc("sms", "services.sms.main", sms, None, c.sms_grpc_port))
         for i in range(c.sms_workers):
@@ -232,6 +245,7 @@ class Platform:
                 "OMNIGATE_EDGE_PORT": str(port),
                 "OMNIGATE_SMS_CLIENT_TARGET": f"127.0.0.1:{c.sms_grpc_port}",
                 "OMNIGATE_WEBHOOKS_CLIENT_TARGET": c.webhooks_target,
+                "OMNIGATE_NUMBERS_CLIENT_TARGET": c.numbers_target,
                 "OMNIGATE_EDGE_ADMIN_TOKEN": c.admin_token,
             }
             procs.append(
@@ -305,22 +319,32 @@ class Platform:
 
     async def create_tenant(self, name: str) -> dict[str, str]:
         """Create a tenant with the operator CLI, as an operator would; returns its credentials."""
+        created: dict[str, str] = await self.admin("create-tenant", name)
+        return created
+
+    async def assign_number(self, tenant_id: str, number: str) -> dict[str, Any]:
+        """Assign ``number`` (or a sender ID) to the tenant with the operator CLI."""
+        assigned: dict[str, Any] = await self.admin("assign-number", tenant_id, number)
+        return assigned
+
+    async def admin(self, *args: str) -> Any:
+        """What ``omnigate-admin <args> --json`` prints, run against this platform."""
         # In a thread with subprocess.run, not the loop's subprocess: see deploy/local/child.py.
         cli = await asyncio.to_thread(
             subprocess.run,
-            (sys.executable, "-m", "services.edge.cli", "create-tenant", name, "--json"),
+            (sys.executable, "-m", "services.edge.cli", *args, "--json"),
             cwd=ROOT,
             env={
                 "OMNIGATE_DB_DSN": self.config.dsn,
                 "OMNIGATE_WEBHOOKS_CLIENT_TARGET": self.config.webhooks_target,
+                "OMNIGATE_NUMBERS_CLIENT_TARGET": self.config.numbers_target,
                 "PATH": os.environ.get("PATH", ""),
             },
             capture_output=True,
         )
         if cli.returncode != 0:
-            raise RuntimeError(f"create-tenant failed: {cli.stderr.decode()}")
-        created: dict[str, str] = orjson.loads(cli.stdout)
-        return created
+            raise RuntimeError(f"omnigate-admin {args[0]} failed: {cli.stderr.decode()}")
+        return orjson.loads(cli.stdout)
 
     def process(self, name: str) -> Child:
         for p in self._procs:
@@ -397,7 +421,7 @@ class Platform:
 
 
 # Every queue the platform's consumers declare (for clean-up of isolated runs).
-QUEUES = ("sms.submit", "webhooks.events")
+QUEUES = ("sms.submit", "sms.numbers", "webhooks.events")
 
 
 async def delete_bus_objects(amqp_url: str, prefix: str) -> None:

@@ -1,4 +1,4 @@
-"""The operator API, /admin/v1: tenants and their API keys.
+"""The operator API, /admin/v1: tenants, their API keys, and the numbers assigned to them.
 
 A sub-application with its own authentication: ``Authorization: Bearer
 <OMNIGATE_EDGE_ADMIN_TOKEN>``. With no token configured the whole API answers
@@ -17,16 +17,18 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from libs.api.numbers.v1 import numbers_pb2, numbers_pb2_grpc
 from libs.api.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
 from services.edge import scopes, tenants
 from services.edge.json_body import read_object
-from services.edge.pagination import list_body, page_args
+from services.edge.pagination import list_body, page_args, page_query, rendered, rendered_list
 from services.edge.tenants import ApiKey, Limit, SigningSecretOf, Tenant
 
 POOL_KEY = web.AppKey("admin_pool", asyncpg.Pool)
 TOKEN_KEY = web.AppKey("admin_token", str)
 SIGNING_KEY: web.AppKey[SigningSecretOf] = web.AppKey("admin_signing_secret_of")
+NUMBERS_KEY = web.AppKey("admin_numbers", numbers_pb2_grpc.NumbersServiceStub)
 
 
 def signing_secret_of(stub: webhooks_pb2_grpc.WebhooksServiceStub) -> SigningSecretOf:
@@ -183,6 +185,42 @@ async def revoke_key(request: web.Request) -> web.Response:
     return _json(key_json(key))
 
 
+async def _existing_tenant(request: web.Request) -> str:
+    async with request.app[POOL_KEY].acquire() as conn:
+        tenant = await tenants.get_tenant(conn, request.match_info["tenant_id"])
+    return tenant.id
+
+
+async def assign_number(request: web.Request) -> web.Response:
+    data = await read_object(request, frozenset({"number"}), frozenset())
+    tenant_id = await _existing_tenant(request)
+    number = await request.app[NUMBERS_KEY].AssignNumber(
+        numbers_pb2.AssignNumberRequest(tenant_id=tenant_id, address=data["number"])
+    )
+    response = rendered(number, status=201)
+    response.headers["Location"] = f"/admin/v1/tenants/{tenant_id}/numbers/{number.id}"
+    return response
+
+
+async def list_numbers(request: web.Request) -> web.Response:
+    size, token = page_query(request)
+    page = await request.app[NUMBERS_KEY].ListNumbers(
+        numbers_pb2.ListNumbersRequest(
+            tenant_id=await _existing_tenant(request), page_size=size, page_token=token
+        )
+    )
+    return rendered_list(request, page.numbers, size, page.next_page_token)
+
+
+async def release_number(request: web.Request) -> web.Response:
+    number = await request.app[NUMBERS_KEY].ReleaseNumber(
+        numbers_pb2.NumberRequest(
+            tenant_id=await _existing_tenant(request), id=request.match_info["number_id"]
+        )
+    )
+    return rendered(number)
+
+
 @web.middleware
 async def operator_auth(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -200,15 +238,18 @@ def create_admin_app(
     token: str,
     pool_of: Callable[[], asyncpg.Pool],
     signing_of: Callable[[], SigningSecretOf],
+    numbers_of: Callable[[], numbers_pb2_grpc.NumbersServiceStub],
 ) -> web.Application:
-    """The /admin/v1 sub-application; ``pool_of`` and ``signing_of`` give the edge's pool
-    and its way to new tenants' signing secrets once they exist."""
+    """The /admin/v1 sub-application; ``pool_of``, ``signing_of`` and ``numbers_of`` give
+    the edge's pool, its way to new tenants' signing secrets, and the numbers service,
+    once they exist."""
     admin = web.Application(middlewares=[operator_auth])
     admin[TOKEN_KEY] = token
 
     async def bind_pool(app: web.Application) -> None:
         app[POOL_KEY] = pool_of()
         app[SIGNING_KEY] = signing_of()
+        app[NUMBERS_KEY] = numbers_of()
 
     admin.on_startup.append(bind_pool)
     admin.router.add_post("/tenants", create_tenant)
@@ -218,4 +259,7 @@ def create_admin_app(
     admin.router.add_post("/tenants/{tenant_id}/keys", create_key)
     admin.router.add_get("/tenants/{tenant_id}/keys", list_keys)
     admin.router.add_delete("/tenants/{tenant_id}/keys/{key_id}", revoke_key)
+    admin.router.add_post("/tenants/{tenant_id}/numbers", assign_number)
+    admin.router.add_get("/tenants/{tenant_id}/numbers", list_numbers)
+    admin.router.add_delete("/tenants/{tenant_id}/numbers/{number_id}", release_number)
     return admin

@@ -1,9 +1,10 @@
-"""``omnigate-admin``: operator commands on tenants and API keys.
+"""``omnigate-admin``: operator commands on tenants, API keys and numbers.
 
 Talks to PostgreSQL directly (OMNIGATE_DB_DSN), like the operator API does,
-and to the webhooks service (OMNIGATE_WEBHOOKS_CLIENT_TARGET) for a new
-tenant's signing secret; every change that refuses a key reaches the
-running edges at once.
+to the webhooks service (OMNIGATE_WEBHOOKS_CLIENT_TARGET) for a new
+tenant's signing secret, and to the numbers service
+(OMNIGATE_NUMBERS_CLIENT_TARGET) for numbers; every change that refuses a
+key reaches the running edges at once.
 
     omnigate-admin create-tenant acme [--rate 50 --burst 100]
     omnigate-admin list-tenants
@@ -12,6 +13,9 @@ running edges at once.
     omnigate-admin create-key ten_... [--name ci] [--scope send-only|read-only|full|<scope>]
     omnigate-admin list-keys ten_...
     omnigate-admin revoke-key ten_... key_...
+    omnigate-admin assign-number ten_... +447700900150   (or a sender ID: ACME)
+    omnigate-admin list-numbers ten_...
+    omnigate-admin release-number ten_... num_...
 """
 
 from __future__ import annotations
@@ -23,18 +27,23 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import grpc
 import orjson
 
 from libs import runtime
+from libs.api.numbers.v1 import numbers_pb2, numbers_pb2_grpc
 from libs.api.webhooks.v1 import webhooks_pb2_grpc
 from libs.db import create_pool, migrate
 from libs.errors import OmnigateError
 from libs.grpc.client import open_channel
+from libs.grpc.errors import from_rpc_error
 from services.edge import scopes, tenants
 from services.edge.admin import key_json, signing_secret_of, tenant_json
 from services.edge.config import webhooks_client
 from services.edge.schema import MIGRATIONS, SCHEMA
 from services.edge.tenants import Limit
+
+NumbersStub = numbers_pb2_grpc.NumbersServiceStub
 
 
 def _limit(args: argparse.Namespace) -> Limit | None:
@@ -91,11 +100,56 @@ async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any
     return key_json(await tenants.revoke_key(conn, args.tenant_id, args.key_id))
 
 
+async def _numbers(
+    conn: asyncpg.Connection, tenant_id: str, call: Callable[[NumbersStub, str], Awaitable[Any]]
+) -> Any:
+    tenant = await tenants.get_tenant(conn, tenant_id)
+    async with open_channel(runtime.numbers_client()) as channel:
+        return await call(numbers_pb2_grpc.NumbersServiceStub(channel), tenant.id)
+
+
+def _public(number: numbers_pb2.Number) -> Any:
+    return orjson.loads(number.public_json)
+
+
+async def _assign_number(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    async def assign(stub: NumbersStub, tenant_id: str) -> Any:
+        request = numbers_pb2.AssignNumberRequest(tenant_id=tenant_id, address=args.number)
+        return _public(await stub.AssignNumber(request))
+
+    return await _numbers(conn, args.tenant_id, assign)
+
+
+async def _list_numbers(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    async def list_all(stub: NumbersStub, tenant_id: str) -> Any:
+        found, token = [], ""
+        while True:
+            page = await stub.ListNumbers(
+                numbers_pb2.ListNumbersRequest(tenant_id=tenant_id, page_token=token)
+            )
+            found += [_public(n) for n in page.numbers]
+            token = page.next_page_token
+            if not token:
+                return found
+
+    return await _numbers(conn, args.tenant_id, list_all)
+
+
+async def _release_number(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
+    async def release(stub: NumbersStub, tenant_id: str) -> Any:
+        request = numbers_pb2.NumberRequest(tenant_id=tenant_id, id=args.number_id)
+        return _public(await stub.ReleaseNumber(request))
+
+    return await _numbers(conn, args.tenant_id, release)
+
+
 Command = Callable[[asyncpg.Connection, argparse.Namespace], Awaitable[Any]]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omnigate-admin", description="Operate Omnigate tenants.")
+    parser = argparse.ArgumentParser(
+        prog="omnigate-admin", description="Operate Omnigate tenants and their numbers."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, run: Command, help_: str) -> argparse.ArgumentParser:
@@ -126,6 +180,13 @@ def _parser() -> argparse.ArgumentParser:
     p = add("revoke-key", _revoke_key, "revoke a key at once")
     p.add_argument("tenant_id")
     p.add_argument("key_id")
+    p = add("assign-number", _assign_number, "assign an E.164 number or a sender ID to a tenant")
+    p.add_argument("tenant_id")
+    p.add_argument("number")
+    add("list-numbers", _list_numbers, "list a tenant's numbers").add_argument("tenant_id")
+    p = add("release-number", _release_number, "take a number back from a tenant")
+    p.add_argument("tenant_id")
+    p.add_argument("number_id")
     return parser
 
 
@@ -144,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         result = asyncio.run(_run(args))
+    except grpc.aio.AioRpcError as exc:
+        print(f"omnigate-admin: {from_rpc_error(exc).detail}", file=sys.stderr)
+        raise SystemExit(1) from exc
     except OmnigateError as exc:
         print(f"omnigate-admin: {exc.detail}", file=sys.stderr)
         raise SystemExit(1) from exc

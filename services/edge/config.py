@@ -45,6 +45,7 @@ class EdgeSettings:
     sms: GrpcClientConfig
     ratelimit: RateLimitConfig
     webhooks: GrpcClientConfig
+    numbers: GrpcClientConfig
 
     @classmethod
     def from_env(cls) -> EdgeSettings:
@@ -54,6 +55,7 @@ class EdgeSettings:
             sms=config.load(GrpcClientConfig, "OMNIGATE_SMS_CLIENT_"),
             ratelimit=config.load(RateLimitConfig, "OMNIGATE_RATELIMIT_"),
             webhooks=webhooks_client(),
+            numbers=runtime.numbers_client(),
         )
 
 

@@ -22,7 +22,7 @@ READ = "read"
 WRITE = "write"
 
 # Every resource of /v1 that a scope names (a route's scope must name one of them).
-RESOURCES = frozenset({"messages", "webhooks"})
+RESOURCES = frozenset({"messages", "numbers", "webhooks"})
 SCOPES = frozenset(f"{r}:{a}" for r in RESOURCES for a in (READ, WRITE))
 SENDING = frozenset({"messages:write"})
 

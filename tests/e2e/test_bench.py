@@ -25,7 +25,7 @@ def test_bench_prints_its_figures_with_nothing_lost() -> None:
     assert (figures["offered"], figures["accepted"]) == (300, 300)
     assert (figures["lost"], figures["duplicate_submits"], figures["bad_signatures"]) == (0, 0, 0)
     assert figures["duplicate_webhooks"] == 0
-    processes = {"devsmsc", "sms", "sms-worker-0", "webhooks", "edge-0"}
+    processes = {"devsmsc", "numbers", "sms", "sms-worker-0", "webhooks", "edge-0"}
     assert set(figures["peak_rss_mb"]) == processes
     assert processes | {"postgres", "rabbitmq", "redis", "bench", "total"} <= set(
         figures["cpu_ms_per_msg"]

@@ -59,7 +59,7 @@ async def test_db_round_trips_and_publishes_per_message_stay_within_budget(
         async with aiohttp.ClientSession(base_url=platform.config.edge_url) as http:
 
             async def send(i: int) -> None:
-                body = {"to": "+447700900000", "from": "+447700900100", "body": f"b {i}",
+                body = {"to": "+447700900000", "from": creds.number, "body": f"b {i}",
                         "status_callback": callback}  # fmt: skip
                 async with http.post("/v1/messages", json=body, headers=auth(creds)) as r:
                     assert r.status == 201

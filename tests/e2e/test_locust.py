@@ -26,7 +26,7 @@ async def test_locust_scenarios_send_poll_and_list_without_failures(
         "--host", f"http://127.0.0.1:{platform.config.edge_port}",
         "--json-file", str(tmp_path / "locust"),
         cwd=ROOT,
-        env=os.environ | {"OMNIGATE_API_KEY": tenant.api_key},
+        env=os.environ | {"OMNIGATE_API_KEY": tenant.api_key, "OMNIGATE_FROM": tenant.number},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -60,7 +60,7 @@ async def test_closing_the_terminal_stops_every_service_through_the_runner(
             while b"Omnigate is running" not in await runner.stdout.readline():
                 pass
         services = _children(runner.pid)
-        assert len(services) == 5  # dev SMSC, sms, worker, webhooks, edge
+        assert len(services) == 6  # dev SMSC, numbers, sms, worker, webhooks, edge
         runner.send_signal(signal.SIGHUP)
         assert await asyncio.wait_for(runner.wait(), 60) == 0
         assert _alive(services) == []

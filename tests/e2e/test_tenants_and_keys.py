@@ -14,7 +14,9 @@ from deploy.local.platform import ROOT, Platform
 
 pytestmark = pytest.mark.e2e
 
-SEND = {"to": "+447700900000", "from": "+447700900100", "body": "hi"}
+SEND = {"to": "+447700900000", "body": "hi"}
+# Numbers this module assigns by hand (the conftest's tenants take 1xx-8xx).
+SENDS_FROM = "+447700900950"
 
 
 def operator(platform: Platform) -> dict[str, str]:
@@ -28,12 +30,14 @@ async def _admin(
         return r.status, await r.json(content_type=None)
 
 
-async def _status_of(http: aiohttp.ClientSession, key: str, method: str = "GET") -> int:
+async def _status_of(
+    http: aiohttp.ClientSession, key: str, method: str = "GET", sender: str = ""
+) -> int:
     headers = {"Authorization": f"Bearer {key}"}
     if method == "GET":
         async with http.get("/v1/messages?page_size=1", headers=headers) as r:
             return r.status
-    async with http.post("/v1/messages", json=SEND, headers=headers) as r:
+    async with http.post("/v1/messages", json=SEND | {"from": sender}, headers=headers) as r:
         return r.status
 
 
@@ -52,7 +56,14 @@ async def test_tenant_created_by_operator_api_can_send(
     assert status == 201, tenant
     assert tenant["api_key"]["secret"].startswith("og_live_")
     assert tenant["webhook_secret"].startswith("whsec_")
-    assert await _status_of(http, tenant["api_key"]["secret"], "POST") == 201
+    key = tenant["api_key"]["secret"]
+    # Until the operator assigns it a number, the tenant has nothing to send from.
+    assert await _status_of(http, key, "POST", SENDS_FROM) == 422
+    status, number = await _admin(
+        http, platform, "POST", f"/tenants/{tenant['id']}/numbers", {"number": SENDS_FROM}
+    )
+    assert status == 201, number
+    assert await _status_of(http, key, "POST", SENDS_FROM) == 201
     status, listed = await _admin(http, platform, "GET", f"/tenants/{tenant['id']}/keys")
     assert status == 200
     assert [k["prefix"] for k in listed["data"]] == [tenant["api_key"]["secret"][:14]]
@@ -66,10 +77,12 @@ async def test_scoped_keys_may_do_only_what_their_scopes_allow(
     path = f"/tenants/{tenant['id']}/keys"
     _, send_only = await _admin(http, platform, "POST", path, {"scopes": ["send-only"]})
     _, read_only = await _admin(http, platform, "POST", path, {"scopes": ["read-only"]})
-    assert await _status_of(http, send_only["secret"], "POST") == 201
+    own = "+447700900951"
+    await _admin(http, platform, "POST", f"/tenants/{tenant['id']}/numbers", {"number": own})
+    assert await _status_of(http, send_only["secret"], "POST", own) == 201
     assert await _status_of(http, send_only["secret"], "GET") == 403
     assert await _status_of(http, read_only["secret"], "GET") == 200
-    assert await _status_of(http, read_only["secret"], "POST") == 403
+    assert await _status_of(http, read_only["secret"], "POST", own) == 403
     status, problem = await _admin(http, platform, "POST", path, {"scopes": ["admin"]})
     assert status == 422 and problem["errors"][0]["field"] == "scopes"
 

@@ -30,7 +30,7 @@ async def test_one_trace_links_edge_grpc_bus_worker_and_smpp_spans(
 ) -> None:
     trace_id = secrets.token_hex(16)
     traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
-    body = {"to": "+447700900000", "from": "+447700900100", "body": "trace me"}
+    body = {"to": "+447700900000", "from": tenant.number, "body": "trace me"}
     async with http.post(
         "/v1/messages", json=body, headers=auth(tenant) | {"traceparent": traceparent}
     ) as r:

@@ -14,7 +14,7 @@ from tests.e2e.conftest import TenantCredentials, auth
 
 pytestmark = pytest.mark.e2e
 
-BODY = {"to": "+447700900000", "from": "+447700900100", "body": "anyone there?"}
+BODY = {"to": "+447700900000", "body": "anyone there?"}
 
 
 async def test_stuck_sms_service_is_a_504_after_the_deadline_not_a_hang(
@@ -24,7 +24,9 @@ async def test_stuck_sms_service_is_a_504_after_the_deadline_not_a_hang(
     sms.send_signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
-        async with http.post("/v1/messages", json=BODY, headers=auth(tenant)) as r:
+        async with http.post(
+            "/v1/messages", json=BODY | {"from": tenant.number}, headers=auth(tenant)
+        ) as r:
             assert r.status == 504
             assert r.content_type == "application/problem+json"
         assert time.monotonic() - started < 8  # the 5 s gRPC deadline, not forever

@@ -26,7 +26,6 @@ from tests.helpers.webhooks import Received, WebhookReceiver
 pytestmark = pytest.mark.e2e
 
 DELIVERED = "+447700900000"
-SENDER = "+447700900100"
 
 
 @pytest.fixture
@@ -69,7 +68,7 @@ async def create_endpoint(
 
 
 async def send(http: aiohttp.ClientSession, creds: TenantCredentials, **fields: object) -> str:
-    body = {"to": DELIVERED, "from": SENDER, "body": "hello"} | fields
+    body = {"to": DELIVERED, "from": creds.number, "body": "hello"} | fields
     async with http.post("/v1/messages", json=body, headers=auth(creds)) as r:
         created = await r.json()
         assert r.status == 201, created

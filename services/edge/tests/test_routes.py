@@ -22,6 +22,7 @@ def _app() -> web.Application:
             sms=GrpcClientConfig(),
             ratelimit=RateLimitConfig(),
             webhooks=GrpcClientConfig(),
+            numbers=GrpcClientConfig(),
         )
     )
 

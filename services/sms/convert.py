@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from libs.api.sms.v1 import sms_pb2
+from libs.smpp.encoding import Encoding
 from libs.timestamps import to_proto
-from services.sms.encoding import Encoding
 from services.sms.representation import message_bytes
 
 ENCODING_NUMBERS = {Encoding.GSM7: sms_pb2.ENCODING_GSM7, Encoding.UCS2: sms_pb2.ENCODING_UCS2}

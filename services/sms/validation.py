@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from libs.addresses import InvalidNumber, Sender, normalize_phone, normalize_sender
 from libs.api.sms.v1 import sms_pb2
 from libs.errors import FieldViolation, InvalidArgument
+from libs.smpp.encoding import SegmentCount, count_segments
 from libs.text import text_problem, url_problem
-from services.sms.encoding import SegmentCount, count_segments
 
 MAX_BODY_CHARS = 1600
 MAX_URL_CHARS = 2048

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from services.sms.encoding import (
+from libs.smpp.encoding import (
     DATA_CODING_GSM7,
     DATA_CODING_UCS2,
     Concatenation,

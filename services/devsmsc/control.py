@@ -2,7 +2,10 @@
 
 ``GET /stats`` returns the counters, ``POST /reset`` zeroes them, and
 ``POST /mo`` {"from", "to", "text"} injects a mobile-originated SMS: 202 when
-queued, 409 when no receiver/transceiver is bound to take it.
+queued, 409 when no receiver/transceiver is bound to take it. A text longer
+than one SMS goes in parts: ``"concatenation"`` ``"udh"`` (the default),
+``"sar"`` or ``"payload"`` (whole, in message_payload), and ``"reverse":
+true`` sends the parts last first.
 """
 
 from __future__ import annotations
@@ -42,8 +45,17 @@ async def _mo(request: web.Request) -> web.Response:
     bad = [k for k, v in fields.items() if not isinstance(v, str) or (k != "text" and not v)]
     if bad:
         return _json({"error": f"missing or non-string fields: {', '.join(bad)}"}, 400)
+    concatenation, reverse = body.get("concatenation", "udh"), body.get("reverse", False)
+    if not isinstance(reverse, bool):
+        return _json({"error": "reverse must be true or false"}, 400)
     smsc = request.app[_SMSC]
-    if not smsc.send_mo(str(fields["from"]), str(fields["to"]), str(fields["text"])):
+    try:
+        queued = smsc.send_mo(
+            str(fields["from"]), str(fields["to"]), str(fields["text"]), concatenation, reverse
+        )
+    except ValueError as exc:
+        return _json({"error": str(exc)}, 400)
+    if not queued:
         return _json({"error": "no receiver or transceiver is bound"}, 409)
     return _json({"queued": True}, 202)
 

@@ -18,8 +18,9 @@ from aiohttp import web
 
 from libs.smpp import pdu as p
 from libs.smpp import status as st
+from libs.smpp.encoding import encode_segments
 from libs.smpp.errors import SmppConnectionError, SmppFramingError, SmppPduError
-from libs.smpp.gsm7 import decode_gsm7, encode_gsm7
+from libs.smpp.gsm7 import decode_gsm7
 from libs.smpp.receipt import DELIVRD, STAT_TO_MESSAGE_STATE, format_receipt_text
 from libs.smpp.throttle import TokenBucket
 from services.devsmsc.config import DevSmscConfig
@@ -35,6 +36,8 @@ log = logging.getLogger("omnigate.devsmsc")
 _DELIVER_WINDOW = 1000
 _GSM_NETWORK_TYPE = 3  # network_error_code's first octet: GSM (section 5.3.2.31)
 _SMSC_NAME = "devsmsc"
+# How a mobile-originated text longer than one SMS travels (send_mo).
+MO_CONCATENATIONS = ("udh", "sar", "payload")
 
 
 def _is_concatenated(pdu: p.SubmitSm) -> bool:
@@ -86,6 +89,7 @@ class DevSmsc:
         # them unique within one run without a collision check.
         self._id_prefix = secrets.randbits(32)
         self._id_counter = 0
+        self._mo_reference = 0
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,30 +111,63 @@ class DevSmsc:
         self._id_counter = (self._id_counter + 1) & 0xFFFFFFFF
         return f"{self._id_prefix:08x}{self._id_counter:08x}"
 
-    def send_mo(self, source: str, destination: str, text: str) -> bool:
-        """Queue a mobile-originated SMS; False when no receiver is bound to take it."""
+    def send_mo(
+        self,
+        source: str,
+        destination: str,
+        text: str,
+        concatenation: str = "udh",
+        reverse: bool = False,
+    ) -> bool:
+        """Queue a mobile-originated SMS; False when no receiver is bound to take it.
+
+        A text longer than one SMS goes as a handset sends it: in parts, each
+        with a UDH concatenation header (``udh``), or with the SAR optional
+        parameters instead (``sar``), or whole in one message_payload
+        (``payload``). ``reverse`` sends the parts last first, as networks
+        sometimes deliver them. Raises ``ValueError`` for an unknown way or
+        a text of more than 255 parts.
+        """
+        if concatenation not in MO_CONCATENATIONS:
+            raise ValueError(f"concatenation must be one of {', '.join(MO_CONCATENATIONS)}")
         system_id = self.config.system_id
         if not self.scheduler.has_receiver(system_id):
             return False
-        encoded = encode_gsm7(text)
-        data_coding = 0x00
-        if encoded is None:
-            encoded, data_coding = text.encode("utf-16-be"), 0x08
-        tlvs: dict[int, bytes] = {}
-        if len(encoded) > 254:  # too long for short_message: the spec's way is message_payload
-            encoded, tlvs = b"", {p.Tag.MESSAGE_PAYLOAD: encoded}
-        pdu = p.DeliverSm(
-            source_addr_ton=1,
-            source_addr_npi=1,
-            source_addr=source.lstrip("+"),
-            dest_addr_ton=1,
-            dest_addr_npi=1,
-            destination_addr=destination.lstrip("+"),
-            data_coding=data_coding,
-            short_message=encoded,
-            tlvs=tlvs,
-        )
-        self.scheduler.schedule(Outbound(system_id, pdu, is_receipt=False), 0.0)
+        self._mo_reference = (self._mo_reference + 1) & 0xFF
+        encoded = encode_segments(text, self._mo_reference)
+        parts: list[tuple[int, bytes, dict[int, bytes]]] = []
+        if concatenation == "payload" and encoded.esm_class_udhi:
+            whole = b"".join(part[1 + part[0] :] for part in encoded.parts)
+            parts.append((0, b"", {p.Tag.MESSAGE_PAYLOAD: whole}))
+        elif concatenation == "sar" and encoded.esm_class_udhi:
+            for part in encoded.parts:
+                udhl = part[0]
+                reference, total, seq = part[1 + 2 : 1 + 5]
+                tlvs = {
+                    p.Tag.SAR_MSG_REF_NUM: p.tlv_u16(reference),
+                    p.Tag.SAR_TOTAL_SEGMENTS: p.tlv_u8(total),
+                    p.Tag.SAR_SEGMENT_SEQNUM: p.tlv_u8(seq),
+                }
+                parts.append((0, part[1 + udhl :], tlvs))
+        else:
+            esm_class = p.ESM_CLASS_UDHI if encoded.esm_class_udhi else 0
+            parts = [(esm_class, part, {}) for part in encoded.parts]
+        if reverse:
+            parts.reverse()
+        for esm_class, short_message, tlvs in parts:
+            pdu = p.DeliverSm(
+                source_addr_ton=1,
+                source_addr_npi=1,
+                source_addr=source.lstrip("+"),
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                destination_addr=destination.lstrip("+"),
+                esm_class=esm_class,
+                data_coding=encoded.data_coding,
+                short_message=short_message,
+                tlvs=tlvs,
+            )
+            self.scheduler.schedule(Outbound(system_id, pdu, is_receipt=False), 0.0)
         return True
 
     def _receipt(

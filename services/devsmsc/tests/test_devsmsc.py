@@ -385,6 +385,58 @@ async def test_mo_text_is_sent_as_gsm7_or_ucs2(smsc: DevSmsc) -> None:
     assert ucs2.short_message.decode("utf-16-be") == "Привет 👋"
 
 
+@pytest.mark.parametrize("how", ["udh", "sar", "payload"])
+async def test_a_long_mo_text_goes_as_a_handset_sends_it(smsc: DevSmsc, how: str) -> None:
+    text = "".join(f"part of a long reply {i}; " for i in range(12))  # 300 GSM-7 characters
+    async with RawEsme.open(smsc.port) as esme:
+        await esme.bind(p.BindReceiver)
+        async with aiohttp.ClientSession() as http:
+            body = {"from": "+447700900123", "to": "+15550001", "text": text, "concatenation": how}
+            async with http.post(f"http://127.0.0.1:{smsc.control_port}/mo", json=body) as r:
+                assert r.status == 202
+        pdus = []
+        for _ in range(1 if how == "payload" else 2):
+            pdus.append(await esme.recv(p.DeliverSm))
+            await esme.ack(pdus[-1])
+    if how == "payload":
+        (pdu,) = pdus
+        assert pdu.short_message == b"" and pdu.esm_class == 0
+        assert decode_gsm7(pdu.tlvs[p.Tag.MESSAGE_PAYLOAD]) == text
+        return
+    texts = []
+    for seq, pdu in enumerate(pdus, 1):
+        if how == "udh":
+            assert pdu.esm_class == p.ESM_CLASS_UDHI
+            udh, payload = pdu.short_message[:6], pdu.short_message[6:]
+            assert (udh[0], udh[1], udh[4], udh[5]) == (5, 0, 2, seq)
+        else:
+            assert pdu.esm_class == 0
+            assert p.tlv_int(pdu.tlvs, p.Tag.SAR_TOTAL_SEGMENTS) == 2
+            assert p.tlv_int(pdu.tlvs, p.Tag.SAR_SEGMENT_SEQNUM) == seq
+            payload = pdu.short_message
+        texts.append(decode_gsm7(payload))
+    assert "".join(texts) == text
+
+
+async def test_mo_parts_can_arrive_last_first_and_bad_options_are_refused(smsc: DevSmsc) -> None:
+    async with RawEsme.open(smsc.port) as esme:
+        await esme.bind(p.BindReceiver)
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{smsc.control_port}/mo"
+            body = {"from": "+447700900123", "to": "+15550001", "text": "x" * 200}
+            async with http.post(url, json=body | {"reverse": True}) as r:
+                assert r.status == 202
+            async with http.post(url, json=body | {"concatenation": "fax"}) as r:
+                assert r.status == 400
+            async with http.post(url, json=body | {"reverse": "yes"}) as r:
+                assert r.status == 400
+        first = await esme.recv(p.DeliverSm)
+        await esme.ack(first)
+        second = await esme.recv(p.DeliverSm)
+        await esme.ack(second)
+    assert (first.short_message[5], second.short_message[5]) == (2, 1)
+
+
 # --- an independent client: smpplib -----------------------------------------------------------
 
 

@@ -230,6 +230,7 @@ class Platform:
                 "OMNIGATE_SMPP_PASSWORD": "secret",
                 "OMNIGATE_METRICS_PORT": str(free_port()),
                 "OMNIGATE_SMS_WORKER_HEALTH_PORT": str(health),
+                "OMNIGATE_NUMBERS_CLIENT_TARGET": c.numbers_target,
             }
             procs.append(_Proc(f"sms-worker-{i}", "services.sms.worker_main", env, None, health))
         hooks = self._common_env("webhooks") | {

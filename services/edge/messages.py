@@ -54,14 +54,24 @@ async def get_message(request: web.Request) -> web.Response:
     return rendered(msg)
 
 
+_DIRECTIONS = {"inbound": sms_pb2.DIRECTION_INBOUND, "outbound": sms_pb2.DIRECTION_OUTBOUND}
+
+
 async def list_messages(request: web.Request) -> web.Response:
-    size, token = page_query(request)
+    size, token = page_query(request, also=("direction",))
+    direction = request.query.get("direction")
+    if direction is not None and direction not in _DIRECTIONS:
+        raise InvalidArgument.for_field("direction", "must be 'inbound' or 'outbound'")
     page = await request.app[SMS_KEY].ListMessages(
         sms_pb2.ListMessagesRequest(
-            tenant_id=request[TENANT_KEY].id, page_size=size, page_token=token
+            tenant_id=request[TENANT_KEY].id,
+            page_size=size,
+            page_token=token,
+            direction=_DIRECTIONS.get(direction or "", sms_pb2.DIRECTION_UNSPECIFIED),
         )
     )
-    return rendered_list(request, page.messages, size, page.next_page_token)
+    kept = f"&direction={direction}" if direction else ""
+    return rendered_list(request, page.messages, size, page.next_page_token, kept)
 
 
 def add_routes(app: web.Application) -> None:

@@ -232,7 +232,15 @@ MESSAGE_PATHS: dict[str, Any] = {
             "operationId": "listMessages",
             "summary": "List messages, newest first",
             "tags": ["Messages"],
-            "parameters": PAGE_PARAMETERS,
+            "parameters": [
+                *PAGE_PARAMETERS,
+                {
+                    "name": "direction",
+                    "in": "query",
+                    "description": "Only messages received (inbound) or only those sent.",
+                    "schema": {"enum": ["inbound", "outbound"]},
+                },
+            ],
             "responses": {
                 "200": json_response("A page of messages.", ref("MessageList")),
                 "422": {"$ref": "#/components/responses/ValidationError"},

@@ -38,13 +38,17 @@ def rendered(resource: Rendered, status: int = 200) -> web.Response:
     return web.Response(body=resource.public_json, status=status, content_type="application/json")
 
 
-def rendered_list(request: web.Request, items: Any, size: int, token: str) -> web.Response:
-    """A list body around rendered items (``token``: the next page's, empty on the last)."""
+def rendered_list(
+    request: web.Request, items: Any, size: int, token: str, filters: str = ""
+) -> web.Response:
+    """A list body around rendered items (``token``: the next page's, empty on the last;
+    ``filters``: the query's filters, ``&name=value``, kept in the next page's URL)."""
+    next_url = f"{request.path}?page_size={size}&page_token={token}{filters}"
     body = {
         "object": "list",
         "data": [orjson.Fragment(i.public_json) for i in items],
         "next_page_token": token or None,
-        "next_page_url": f"{request.path}?page_size={size}&page_token={token}" if token else None,
+        "next_page_url": next_url if token else None,
     }
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
@@ -53,9 +57,10 @@ def rendered_page(request: web.Request, page: RenderedPage, size: int) -> web.Re
     return rendered_list(request, page.items, size, page.next_page_token)
 
 
-def page_query(request: web.Request) -> tuple[int, str]:
-    """(page size, page token or "") from the query string; the service decodes the token."""
-    unknown = set(request.query) - {"page_size", "page_token"}
+def page_query(request: web.Request, also: tuple[str, ...] = ()) -> tuple[int, str]:
+    """(page size, page token or "") from the query string, where only ``also`` may
+    appear besides them; the service decodes the token."""
+    unknown = set(request.query) - {"page_size", "page_token", *also}
     if unknown:
         raise InvalidArgument.for_field(sorted(unknown)[0], "is not a known query parameter")
     raw = request.query.get("page_size", str(DEFAULT_PAGE_SIZE))

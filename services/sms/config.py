@@ -105,6 +105,8 @@ class WorkerSettings:
     smpp: SmppBindConfig
     worker: WorkerConfig
     health: GrpcServerConfig
+    # Asked who owns an inbound SMS's number when the copy does not know it.
+    numbers: GrpcClientConfig = field(default_factory=runtime.numbers_client)
     pacing: PacingConfig = field(default_factory=PacingConfig)
 
     @classmethod
@@ -117,4 +119,5 @@ class WorkerSettings:
             # Next to the sms API's 50051 and the webhooks service's 50053 on one machine.
             health=runtime.health_server("OMNIGATE_SMS_WORKER_HEALTH_", port=50052),
             pacing=config.load(PacingConfig, "OMNIGATE_SMS_PACING_"),
+            numbers=runtime.numbers_client(),
         )

@@ -90,8 +90,9 @@ def status_event(
     )
 
 
-def received_event(row: Mapping[str, Any]) -> OutgoingMessage:
-    """``message.received`` for an inbound message, its body included."""
+def received_event(row: Mapping[str, Any], callback_url: str = "") -> OutgoingMessage:
+    """``message.received`` for an inbound message, its body included, for ``callback_url``
+    (the number's sms_url) and the endpoints that subscribed to it."""
     return envelope.event(
         SERVICE,
         "message.received",
@@ -101,5 +102,6 @@ def received_event(row: Mapping[str, Any]) -> OutgoingMessage:
         time=row["created_at"],
         data=message_bytes(row),
         channel=CHANNEL,
+        callback_url=callback_url,
         headers=current_trace_headers(),
     )

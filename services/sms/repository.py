@@ -207,24 +207,27 @@ async def get_message(
 
 
 async def list_messages(
-    conn: asyncpg.Connection, tenant_id: str, limit: int, before_id: str | None
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    limit: int,
+    before_id: str | None,
+    direction: int | None = None,
 ) -> list[asyncpg.Record]:
-    """Newest first; ``before_id`` is the cursor (the last id of the previous page)."""
-    rows: list[asyncpg.Record]
-    if before_id is None:
-        rows = await conn.fetch(
-            f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE tenant_id = $1"
-            " ORDER BY id DESC LIMIT $2",
-            tenant_id,
-            limit,
-        )
-        return rows
-    rows = await conn.fetch(
-        f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE tenant_id = $1 AND id < $2"
-        " ORDER BY id DESC LIMIT $3",
-        tenant_id,
-        before_id,
-        limit,
+    """Newest first; ``before_id`` is the cursor (the last id of the previous page);
+    ``direction`` keeps only inbound or only outbound messages."""
+    where = ["tenant_id = $1"]
+    args: list[object] = [tenant_id]
+    if before_id is not None:
+        args.append(before_id)
+        where.append(f"id < ${len(args)}")
+    if direction is not None:
+        # A literal, so that the planner can use the partial index of inbound messages.
+        where.append(f"direction = {int(direction)}")
+    args.append(limit)
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {MESSAGE_COLUMNS}, body FROM messages WHERE {' AND '.join(where)}"
+        f" ORDER BY id DESC LIMIT ${len(args)}",
+        *args,
     )
     return rows
 
@@ -509,3 +512,64 @@ async def tenant_of_number(conn: asyncpg.Connection, number: str) -> str | None:
         number,
     )
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPart:
+    """One part of a concatenated inbound SMS, keyed as TS 23.040 keys it."""
+
+    recipient: str
+    sender: str
+    reference: int
+    total: int
+    seq: int
+    text: str
+
+
+_GROUP = "recipient = $1 AND sender = $2 AND reference = $3 AND total = $4"
+
+
+async def add_inbound_part(
+    conn: asyncpg.Connection, part: InboundPart, received_at: datetime, window_s: float
+) -> str | None:
+    """Keep ``part``; the whole text when it was the last one missing, else None (parts
+    missing, or this part came before: the SMSC sent it again). In the caller's
+    transaction, which stores the message when a text comes back.
+
+    A group completed more than ``window_s`` ago is over: its reference may
+    be used again by a new message.
+    """
+    key = (part.recipient, part.sender, part.reference, part.total)
+    # Parts of one group arrive on any bind, any worker: one at a time, or two
+    # last parts could each miss the other's row.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "inbound|" + repr(key)
+    )
+    await conn.execute(
+        f"DELETE FROM inbound_parts WHERE {_GROUP}"
+        " AND completed_at < $5::timestamptz - make_interval(secs => $6)",
+        *key,
+        received_at,
+        window_s,
+    )
+    inserted = await conn.fetchval(
+        """INSERT INTO inbound_parts (recipient, sender, reference, total, seq, text, received_at)
+           SELECT $1, $2, $3, $4, $5, $6, $7
+            WHERE NOT EXISTS (SELECT 1 FROM inbound_parts
+                               WHERE recipient = $1 AND sender = $2 AND reference = $3
+                                 AND total = $4 AND completed_at IS NOT NULL)
+           ON CONFLICT DO NOTHING RETURNING 1""",
+        *key,
+        part.seq,
+        part.text,
+        received_at,
+    )
+    if inserted is None:
+        return None
+    rows = await conn.fetch(f"SELECT text FROM inbound_parts WHERE {_GROUP} ORDER BY seq", *key)
+    if len(rows) < part.total:
+        return None
+    await conn.execute(
+        f"UPDATE inbound_parts SET completed_at = $5, text = '' WHERE {_GROUP}", *key, received_at
+    )
+    return "".join(r["text"] for r in rows)

@@ -182,8 +182,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
         if size > MAX_PAGE_SIZE:
             raise InvalidArgument.for_field("page_size", f"must be at most {MAX_PAGE_SIZE}")
         before = decode_cursor(request.page_token, "msg") if request.page_token else None
+        direction = request.direction or None
         async with self._pool.acquire() as conn:
-            rows = await repository.list_messages(conn, request.tenant_id, size + 1, before)
+            rows = await repository.list_messages(
+                conn, request.tenant_id, size + 1, before, direction
+            )
         page = rows[:size]
         token = encode_cursor(page[-1]["id"]) if len(rows) > size else ""
         return sms_pb2.ListMessagesResponse(

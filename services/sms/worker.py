@@ -15,7 +15,8 @@ then see twice. Nothing else is ever submitted twice.
 
 Receipts (``deliver_sm`` with a receipt) are micro-batched: one transaction
 records a batch of them and the transitions they complete, and the SMSC gets
-its ``deliver_sm_resp`` only after that commit.
+its ``deliver_sm_resp`` only after that commit. Any other ``deliver_sm`` is
+an inbound SMS (``services.sms.inbound``).
 """
 
 from __future__ import annotations
@@ -35,18 +36,19 @@ from opentelemetry.trace import SpanKind
 from libs.addresses import (
     InvalidNumber,
     destination_address,
-    normalize_phone,
     normalize_sender,
 )
 from libs.aio import gather_outcomes
-from libs.api.sms.v1 import events_pb2, sms_pb2
+from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
 from libs.bus import Delivery, OutboxWriter
 from libs.db import TableGrowth
 from libs.errors import Unavailable
 from libs.faults import is_input_fault
-from libs.ids import new_id
 from libs.ratelimit import Pacer
+from libs.smpp.encoding import (
+    encode_segments,
+)
 from libs.smpp.errors import SmppError
 from libs.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from libs.smpp.receipt import (
@@ -59,13 +61,7 @@ from libs.telemetry import start_span, tracing_on
 from services.sms import events, repository
 from services.sms import status as st
 from services.sms.config import WorkerConfig
-from services.sms.convert import ENCODING_NUMBERS
-from services.sms.encoding import (
-    InvalidShortMessage,
-    count_segments,
-    decode_short_message,
-    encode_segments,
-)
+from services.sms.inbound import Inbound
 
 log = logging.getLogger("omnigate.sms.worker")
 _tracer = trace.get_tracer("omnigate.sms")
@@ -122,8 +118,10 @@ class SmsWorker:
         smpp: Submitter,
         pacer: Pacer | None,
         settings: WorkerConfig,
+        inbound: Inbound,
     ) -> None:
         self._pool = pool
+        self._inbound = inbound
         self._claim_lease_s = settings.claim_lease_s
         self._outbox = outbox
         self._smpp = smpp
@@ -324,7 +322,7 @@ class SmsWorker:
                 )
             )
         else:
-            await self._receive(pdu)
+            await self._inbound.receive(pdu)
 
     async def _flush_receipts(self, reports: Sequence[repository.SegmentReport]) -> list[None]:
         ordered = sorted(reports, key=lambda r: r.carrier_id)
@@ -337,39 +335,3 @@ class SmsWorker:
         self._outbox.committed(written)
         self._growth.added("message_transitions", len(applied))
         return [None] * len(reports)
-
-    async def _receive(self, pdu: DeliverSm) -> None:
-        try:
-            part = decode_short_message(
-                pdu.data_coding, pdu.short_message, bool(pdu.esm_class & ESM_CLASS_UDHI)
-            )
-            recipient = normalize_phone("+" + pdu.destination_addr.lstrip("+"))
-            sender = (
-                "+" + pdu.source_addr.lstrip("+") if pdu.source_addr_ton == 1 else pdu.source_addr
-            )
-        except (InvalidShortMessage, InvalidNumber) as exc:
-            log.warning("inbound message dropped: %s", exc)
-            return
-        now = datetime.now(UTC)
-        seg = count_segments(part.text)
-        async with self._pool.acquire() as conn, conn.transaction():
-            tenant = await repository.tenant_of_number(conn, recipient)
-            message = repository.NewMessage(
-                id=new_id("msg"),
-                tenant_id=tenant or "",
-                direction=sms_pb2.DIRECTION_INBOUND,
-                sender=sender,
-                recipient=recipient,
-                body=part.text,
-                encoding=ENCODING_NUMBERS[seg.encoding],
-                segments=seg.segments,
-                status=st.RECEIVED,
-                status_callback="",
-                created_at=now,
-            )
-            if tenant:
-                await repository.insert_messages(conn, [message])
-            else:
-                log.warning("inbound message to unassigned number %s: event only", recipient)
-            written = await self._outbox.add(conn, [events.received_event(message.as_row())])
-        self._outbox.committed(written)

@@ -1,4 +1,5 @@
-"""``omnigate-sms-worker``: one SMPP bind, the submit queue consumer, receipts; until SIGTERM.
+"""``omnigate-sms-worker``: one SMPP bind, the submit queue consumer, receipts and inbound SMS,
+until SIGTERM.
 
 Run several for more throughput: each holds its own bind, and the queue
 spreads commands across them. It serves gRPC health, SERVING while its bus
@@ -10,10 +11,14 @@ unbinds.
 from __future__ import annotations
 
 from libs import runtime
+from libs.api.numbers.v1 import numbers_pb2_grpc
 from libs.bus import BatchConsumer
+from libs.grpc.client import open_channel
 from libs.smpp.client import SmppClient
 from services.sms.config import WorkerSettings
 from services.sms.events import SUBMIT_QUEUE_SPEC
+from services.sms.inbound import Inbound
+from services.sms.owners import Owners
 from services.sms.pacing import sender_pacer
 from services.sms.schema import MIGRATIONS
 from services.sms.worker import SmsWorker, submit_weight
@@ -24,9 +29,15 @@ async def parts(rt: runtime.Runtime, settings: WorkerSettings) -> None:
     bus = await rt.bus(settings.bus)
     outbox = await rt.outbox(pool, bus)
     pacer = await sender_pacer(rt, settings)
-    # The client calls the worker back for receipts, and only once started.
+    numbers = open_channel(settings.numbers)
+    rt.defer(numbers.close)
+    owners = await rt.started(
+        Owners(pool, settings.db.dsn, numbers_pb2_grpc.NumbersServiceStub(numbers))
+    )
+    # The client calls the worker back for receipts and inbound SMS, once started.
     smpp = SmppClient(settings.smpp, lambda pdu: worker.on_deliver(pdu))
-    worker = SmsWorker(pool, outbox, smpp, pacer, settings.worker)
+    inbound = Inbound(pool, outbox, owners)
+    worker = SmsWorker(pool, outbox, smpp, pacer, settings.worker, inbound)
     rt.defer(worker.close)
     await smpp.start()
     rt.defer(smpp.close)

@@ -21,9 +21,10 @@ from libs.api.numbers.v1 import numbers_pb2, numbers_pb2_grpc
 from libs.api.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from libs.errors import InvalidArgument, NotFound, Unauthenticated
 from services.edge import scopes, tenants
+from services.edge.admin_openapi import admin_document
 from services.edge.json_body import read_object
 from services.edge.pagination import list_body, page_args, page_query, rendered, rendered_list
-from services.edge.tenants import ApiKey, Limit, SigningSecretOf, Tenant
+from services.edge.tenants import MAX_BURST, MAX_RATE, ApiKey, Limit, SigningSecretOf, Tenant
 
 POOL_KEY = web.AppKey("admin_pool", asyncpg.Pool)
 TOKEN_KEY = web.AppKey("admin_token", str)
@@ -82,19 +83,24 @@ def _json(data: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def _limit_from(data: dict[str, Any]) -> Limit | None:
+def limit_from(data: dict[str, Any]) -> Limit | None:
+    """The ``rate_limit`` of a request body, checked (InvalidArgument names what is wrong)."""
     rate = data.get("rate_limit")
     if rate is None:
         return None
     if not isinstance(rate, dict) or set(rate) - {"per_s", "burst"} or "per_s" not in rate:
         raise InvalidArgument.for_field("rate_limit", 'must be {"per_s": number, "burst": int}')
     per_s, burst = rate["per_s"], rate.get("burst")
-    if not isinstance(per_s, int | float) or isinstance(per_s, bool) or per_s <= 0:
-        raise InvalidArgument.for_field("rate_limit.per_s", "must be a positive number")
+    if not isinstance(per_s, int | float) or isinstance(per_s, bool) or not 0 < per_s <= MAX_RATE:
+        raise InvalidArgument.for_field(
+            "rate_limit.per_s", f"must be a number above 0 and at most {MAX_RATE:,}"
+        )
     if burst is None:
         burst = max(1, int(per_s))
-    if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
-        raise InvalidArgument.for_field("rate_limit.burst", "must be a whole number >= 1")
+    if not isinstance(burst, int) or isinstance(burst, bool) or not 1 <= burst <= MAX_BURST:
+        raise InvalidArgument.for_field(
+            "rate_limit.burst", f"must be a whole number from 1 to {MAX_BURST:,}"
+        )
     return Limit(float(per_s), burst)
 
 
@@ -107,7 +113,7 @@ def _string(data: dict[str, Any], field: str, default: str = "") -> str:
 
 async def create_tenant(request: web.Request) -> web.Response:
     data = await read_object(request, frozenset({"name"}), frozenset({"rate_limit"}), strings=False)
-    name, limit = _string(data, "name"), _limit_from(data)
+    name, limit = _string(data, "name"), limit_from(data)
     async with request.app[POOL_KEY].acquire() as conn:
         created = await tenants.create_tenant(conn, name, limit, request.app[SIGNING_KEY])
     body = tenant_json(created.tenant) | {
@@ -145,7 +151,7 @@ async def update_tenant(request: web.Request) -> web.Response:
             raise InvalidArgument.for_field("status", "must be 'active' or 'suspended'")
         changes["status"] = status
     if "rate_limit" in data:
-        limit = _limit_from(data)
+        limit = limit_from(data)
         changes["rate_limit_per_s"] = limit.per_s if limit else None
         changes["rate_limit_burst"] = limit.burst if limit else None
     async with request.app[POOL_KEY].acquire() as conn:
@@ -166,7 +172,7 @@ async def create_key(request: web.Request) -> web.Response:
             request.match_info["tenant_id"],
             name=_string(data, "name"),
             scopes=scopes.resolve(scopes_in),
-            limit=_limit_from(data),
+            limit=limit_from(data),
         )
     return _json(key_json(created.key) | {"secret": created.secret}, 201)
 
@@ -221,6 +227,13 @@ async def release_number(request: web.Request) -> web.Response:
     return rendered(number)
 
 
+_DOCUMENT = orjson.dumps(admin_document())
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.Response(body=_DOCUMENT, content_type="application/json")
+
+
 @web.middleware
 async def operator_auth(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -262,4 +275,5 @@ def create_admin_app(
     admin.router.add_post("/tenants/{tenant_id}/numbers", assign_number)
     admin.router.add_get("/tenants/{tenant_id}/numbers", list_numbers)
     admin.router.add_delete("/tenants/{tenant_id}/numbers/{number_id}", release_number)
+    admin.router.add_get("/openapi.json", openapi_document)
     return admin

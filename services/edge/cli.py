@@ -38,7 +38,7 @@ from libs.errors import OmnigateError
 from libs.grpc.client import open_channel
 from libs.grpc.errors import from_rpc_error
 from services.edge import scopes, tenants
-from services.edge.admin import key_json, signing_secret_of, tenant_json
+from services.edge.admin import key_json, limit_from, signing_secret_of, tenant_json
 from services.edge.config import webhooks_client
 from services.edge.schema import MIGRATIONS, SCHEMA
 from services.edge.tenants import Limit
@@ -49,7 +49,7 @@ NumbersStub = numbers_pb2_grpc.NumbersServiceStub
 def _limit(args: argparse.Namespace) -> Limit | None:
     if getattr(args, "rate", None) is None:
         return None
-    return Limit(args.rate, args.burst or max(1, int(args.rate)))
+    return limit_from({"rate_limit": {"per_s": args.rate, "burst": args.burst}})
 
 
 async def _create_tenant(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:

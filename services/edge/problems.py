@@ -100,7 +100,11 @@ async def problem_middleware(
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+        response = problem(exc.status, f"http-{exc.status}", exc.reason, exc.text or exc.reason)
+        if "Allow" in exc.headers:
+            # A 405 names the methods the resource has (RFC 9110 15.5.6).
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except TimeoutError:
         log.warning("a dependency timed out on %s %s", request.method, request.path)
         return problem_for(

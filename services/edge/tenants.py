@@ -25,6 +25,10 @@ from services.edge.scopes import FULL, allows
 KEY_PREFIX = "og_live_"
 _PREFIX_SHOWN = len(KEY_PREFIX) + 6
 AUTH_CHANNEL = "omnigate_edge_auth"
+# The largest request limits: far above any real tenant's, and within what the
+# columns hold (a double, an int4).
+MAX_RATE = 1_000_000
+MAX_BURST = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,3 +170,21 @@ async def test_a_key_with_one_scope_is_refused_on_every_route_that_needs_another
                 assert status == 403, (method, template, needed)
                 checked += 1
     assert checked >= 9  # messages:write and every webhooks route
+
+
+@pytest.mark.parametrize(
+    "limit, field",
+    [
+        ({"per_s": 6.2e307}, "rate_limit.per_s"),  # its default burst overflowed the column: 500
+        ({"per_s": 10, "burst": 2**40}, "rate_limit.burst"),
+        ({"per_s": 0}, "rate_limit.per_s"),
+    ],
+)
+async def test_an_impossible_rate_limit_is_a_422_not_a_500(
+    http: aiohttp.ClientSession, platform: Platform, limit: dict[str, float], field: str
+) -> None:
+    status, problem = await _admin(
+        http, platform, "POST", "/tenants", {"name": "limitless", "rate_limit": limit}
+    )
+    assert status == 422, problem
+    assert problem["errors"][0]["field"] == field

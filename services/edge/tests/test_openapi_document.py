@@ -6,6 +6,7 @@ import re
 
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
+from services.edge.admin_openapi import admin_document
 from services.edge.app import create_app, public_document
 from services.edge.config import EdgeSettings, HttpConfig
 from services.edge.ratelimit import RateLimitConfig
@@ -44,4 +45,34 @@ def test_every_reference_resolves() -> None:
     doc = public_document()
     text = str(doc)
     for kind, name in re.findall(r"#/components/(\w+)/([\w-]+)", text):
+        assert name in doc["components"][kind], f"{kind}/{name} is referenced but not defined"
+
+
+def test_every_operator_route_is_documented_and_nothing_else() -> None:
+    settings = EdgeSettings(
+        http=HttpConfig(admin_token="opr_test"),
+        db=DatabaseConfig(schema="edge"),
+        sms=GrpcClientConfig(),
+        ratelimit=RateLimitConfig(),
+        webhooks=GrpcClientConfig(),
+        numbers=GrpcClientConfig(),
+    )
+    app = create_app(settings)
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/admin/v1/")
+        and route.method != "HEAD"
+        and route.resource.canonical != "/admin/v1/openapi.json"
+    }
+    doc = admin_document()
+    documented = {
+        (method.upper(), path)
+        for path, ops in doc["paths"].items()
+        for method in ops
+        if method != "parameters"
+    }
+    assert documented == served
+    for kind, name in re.findall(r"#/components/(\w+)/([\w-]+)", str(doc)):
         assert name in doc["components"][kind], f"{kind}/{name} is referenced but not defined"

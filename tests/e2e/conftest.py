@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,9 +27,6 @@ class TenantCredentials:
     number: str = ""
 
 
-# Each tenant a number of its own (a number has one owner), from the dev SMSC's
-# drama range; the 9xx numbers are left to tests that assign theirs by hand.
-_NUMBERS = itertools.count(100)
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +74,18 @@ def through(proxy: TcpProxy) -> str:
 async def create_tenant(platform: Platform, name: str) -> TenantCredentials:
     """A tenant with a number of its own assigned, as an operator sets one up."""
     data = await platform.create_tenant(name)
-    number = f"+447700900{next(_NUMBERS):03d}"
-    await platform.assign_number(data["tenant_id"], number)
-    return TenantCredentials(data["tenant_id"], data["api_key"], data["webhook_secret"], number)
+    # A number of its own (a number has one owner) from the dev SMSC's drama
+    # range, 100-899: the 9xx numbers are left to tests that assign theirs by hand.
+    for _ in range(50):
+        number = f"+447700900{100 + secrets.randbelow(800):03d}"
+        try:
+            await platform.assign_number(data["tenant_id"], number)
+        except RuntimeError as exc:
+            if "already assigned" in str(exc):
+                continue
+            raise
+        return TenantCredentials(data["tenant_id"], data["api_key"], data["webhook_secret"], number)
+    raise RuntimeError("no free test number left")
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,14 @@ wait is over while they are all busy keeps growing and leaves when one
 finishes, so a busy queue fills whole batches instead of starting a small
 one every few milliseconds (each costs its handler's fixed round trips).
 
-Settlement is per message, after the handler: acked on success; if the
-handler raises an error a retry may mend, every message of the batch is
-retried; if it raises one no retry can mend, the batch is handled again in
-halves until only the messages at fault fail, and those are dead-lettered.
-A handler may instead return ``{delivery: error}`` for the ones that
-failed, and the rest are acked.
+Settlement is per message, after the handler: acked on success. A
+handler may return ``{delivery: error}`` for the ones that failed (the
+rest are acked), or raise for the whole batch. Messages that failed with
+an outage are handled again, with a capped backoff, until the dependency
+is back (no retry is spent); an error a retry may mend sends them to the
+delay queues; if the handler raises one no retry can mend, the batch is
+handled again in halves until only the messages at fault fail, and those
+are dead-lettered.
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ from libs.bus.connection import Bus
 from libs.bus.consumer import BaseConsumer, to_delivery
 from libs.bus.message import Delivery
 from libs.bus.topology import QueueSpec
-from libs.faults import is_retryable
+from libs.faults import FIRST_WAIT_S, backoff, is_outage, is_retryable, pause
 
 log = logging.getLogger("omnigate.bus")
+
+# What a delivery that did not fail "fails" with, and one left to the broker.
+_OK = Exception("handled")
+_LEFT = Exception("left to the broker: the consumer stopped while waiting out an outage")
 
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Mapping[Delivery, Exception] | None]]
 Weight = Callable[[Delivery], int]
@@ -126,7 +132,30 @@ class BatchConsumer(BaseConsumer):
             self._flush()
 
     async def _outcomes(self, deliveries: Sequence[Delivery]) -> dict[Delivery, Exception]:
-        """The deliveries that failed, each with its error.
+        """The deliveries that failed, each with its error; ``_LEFT`` for those still
+        waiting out an outage when the consumer stops (the broker redelivers them)."""
+        failed: dict[Delivery, Exception] = {}
+        pending, wait, waited = list(deliveries), FIRST_WAIT_S, False
+        try:
+            while True:
+                outcomes = await self._split_outcomes(pending)
+                pending = [d for d in pending if is_outage(outcomes.get(d, _OK))]
+                failed |= {d: e for d, e in outcomes.items() if not is_outage(e)}
+                if not pending:
+                    return failed
+                if not waited:
+                    waited = True
+                    self._waiting.began(outcomes[pending[0]])
+                if self._stopping:
+                    return failed | dict.fromkeys(pending, _LEFT)
+                await pause(wait)
+                wait = backoff(wait)
+        finally:
+            if waited:
+                self._waiting.ended()
+
+    async def _split_outcomes(self, deliveries: Sequence[Delivery]) -> dict[Delivery, Exception]:
+        """The deliveries that failed in one handling, each with its error.
 
         A batch failed by a message (an error no retry can mend) is handled
         again in halves, so only the messages at fault are dead-lettered, not
@@ -146,7 +175,8 @@ class BatchConsumer(BaseConsumer):
                 type(exc).__name__,
                 exc,
             )
-            return await self._outcomes(deliveries[:half]) | await self._outcomes(deliveries[half:])
+            first = await self._split_outcomes(deliveries[:half])
+            return first | await self._split_outcomes(deliveries[half:])
 
     async def _run(self, batch: list[tuple[DeliveredMessage, Delivery]]) -> None:
         deliveries = [d for _, d in batch]
@@ -173,6 +203,12 @@ class BatchConsumer(BaseConsumer):
                     )
                 # Settled together, so the retries of a failed batch are
                 # published with their confirms in flight at once.
-                await asyncio.gather(*(self._settle(m, d, failed.get(d)) for m, d in batch))
+                await asyncio.gather(
+                    *(
+                        self._settle(m, d, failed.get(d))
+                        for m, d in batch
+                        if failed.get(d) is not _LEFT
+                    )
+                )
         finally:
             self._released(len(batch))

@@ -5,13 +5,18 @@ handler returned or raised (the habit of aio-pika's ``message.process()``):
 
 - handler returned            -> ack (the handler has committed its work),
   coalesced with others into multiple-acks (``libs.bus.acks``);
+- raised an outage            -> not settled yet: the handler is called again,
+  with a capped backoff, until the dependency is back (``libs.faults``); an
+  outage spends no retry and dead-letters nothing;
 - raised a retryable error    -> re-published, with a confirm, to the next
   delay queue ``<queue>.retry.<n>``, then acked; after the last delay the
   message is dead-lettered instead;
-- raised anything else        -> rejected without requeue -> ``<queue>.dlq``;
-- cancelled (shutdown)        -> not settled: the broker redelivers it when
-  the channel closes, and the quorum queue's delivery limit dead-letters a
-  message that keeps killing its consumer.
+- raised anything else        -> a copy saying why (``x-omnigate-last-error``)
+  goes to ``<queue>.dlq``, with a confirm, then the message is acked;
+- cancelled (shutdown), or stopping while waiting out an outage -> not
+  settled: the broker redelivers it when the channel closes, and the quorum
+  queue's delivery limit dead-letters a message that keeps killing its
+  consumer.
 
 Retrying through delay queues (rather than requeueing) keeps a failing
 message from spinning hot and from blocking the ones behind it.
@@ -52,8 +57,8 @@ from libs.bus.message import (
     TENANT_HEADER,
     Delivery,
 )
-from libs.bus.topology import QueueSpec, declare_queue, queue_name, retry_queue_name
-from libs.faults import is_retryable
+from libs.bus.topology import QueueSpec, declare_queue, dlq_name, queue_name, retry_queue_name
+from libs.faults import GaveUp, Waiting, is_retryable, outlast
 from libs.telemetry import NOT_RECORDING
 
 log = logging.getLogger("omnigate.bus")
@@ -129,6 +134,12 @@ class BaseConsumer(ABC):
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # Handlers waiting out an outage, logged once for all of them.
+        self._waiting = Waiting(f"{self.queue}: handler")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     async def start(self) -> None:
         """Declare the queue and its retry/dead-letter queues and start consuming."""
@@ -269,7 +280,6 @@ class BaseConsumer(ABC):
         channel, tag = message.channel, message.delivery_tag
         assert tag is not None
         acks = self._acks if self._acks is not None and self._acks.channel is channel else None
-        settled = False
         try:
             if error is None:
                 await self._ack(acks, channel, tag)
@@ -304,15 +314,16 @@ class BaseConsumer(ABC):
                 error,
                 extra=extra,
             )
-            settled = True  # a failed reject is not followed by a nack
-            await channel.basic_reject(tag, requeue=False)
-            if acks is not None:
-                acks.settled_elsewhere(tag)
+            # A copy that says why, for the operator who lists dead letters
+            # (libs.bus.deadletters); the broker's own dead-lettering cannot.
+            dead = self._retry_message(message, delivery, error)
+            await self._bus.publisher.publish_raw("", dlq_name(self.queue), dead, mandatory=True)
+            await self._ack(acks, channel, tag)
         except Exception:
             # The channel is gone or the retry could not be stored: give it
             # back to the broker (if the channel still works) for redelivery.
             log.exception("%s: could not settle message %s", self.queue, mid, extra=extra)
-            if not settled and not channel.is_closed:
+            if not channel.is_closed:
                 try:
                     await channel.basic_nack(tag, requeue=True)
                     if acks is not None:
@@ -379,7 +390,13 @@ class Consumer(BaseConsumer):
             ) as span:
                 error: Exception | None = None
                 try:
-                    await self._handler(delivery)
+                    await outlast(
+                        lambda: self._handler(delivery),
+                        self._waiting,
+                        stopping=lambda: self._stopping,
+                    )
+                except GaveUp:
+                    return  # stopping: the broker redelivers it once the channel closes
                 except Exception as exc:  # noqa: BLE001 - any failure is settled below
                     error = exc
                     span.record_exception(exc)

@@ -17,6 +17,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from libs import errors
+from libs.faults import unexpected
 from libs.grpc.errors import to_status
 from libs.telemetry import tracing_on
 
@@ -86,8 +87,12 @@ async def _answer(
     except Exception as exc:
         span.record_exception(exc)
         span.set_status(StatusCode.ERROR)
-        log.exception("%s crashed", method)
-        await context.abort_with_status(to_status(errors.Internal("internal error")))
+        answer = unexpected(exc)
+        if isinstance(answer, errors.Unavailable):
+            log.warning("%s failed: %s: %s", method, type(exc).__name__, exc)
+        else:
+            log.exception("%s crashed", method)
+        await context.abort_with_status(to_status(answer))
 
 
 class ClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]

@@ -13,12 +13,12 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import grpc
 import orjson
 from aiohttp import web
 
 from libs import errors
+from libs.faults import is_outage
 from libs.grpc.errors import from_rpc_error
 from libs.logs import request_id_var
 
@@ -110,9 +110,15 @@ async def problem_middleware(
         return problem_for(
             errors.DeadlineExceeded("a service behind the API did not answer in time")
         )
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
-        log.warning("a dependency is unavailable on %s %s: %s", request.method, request.path, exc)
-        return problem_for(errors.Unavailable("a service behind the API is unavailable; retry"))
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            log.warning(
+                "a dependency is unavailable on %s %s: %s: %s",
+                request.method,
+                request.path,
+                type(exc).__name__,
+                exc,
+            )
+            return problem_for(errors.Unavailable("a service behind the API is unavailable; retry"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal", "Internal error", "an unexpected error occurred")

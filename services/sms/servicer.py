@@ -22,7 +22,7 @@ from libs.bus import OutboxWriter
 from libs.cursors import decode_cursor, encode_cursor
 from libs.db import TableGrowth
 from libs.errors import Internal, InvalidArgument, NotFound, OmnigateError
-from libs.faults import is_input_fault
+from libs.faults import is_input_fault, unexpected
 from libs.grpc.errors import to_status_proto
 from libs.ids import is_id, new_id
 from libs.telemetry import current_trace_headers, tracing_on
@@ -89,11 +89,11 @@ class SmsServicer(sms_pb2_grpc.SmsServiceServicer):
             if isinstance(outcome, OmnigateError):
                 results.append(sms_pb2.SendMessageResult(error=to_status_proto(outcome)))
             elif isinstance(outcome, Exception):
-                # A bug, but only this item's: the others were stored and get their answer.
-                log.error("SendMessages item failed", exc_info=outcome)
-                results.append(
-                    sms_pb2.SendMessageResult(error=to_status_proto(Internal("internal error")))
-                )
+                # Only this item's: the others were stored and get their answer.
+                answer = unexpected(outcome)
+                if isinstance(answer, Internal):
+                    log.error("SendMessages item failed", exc_info=outcome)
+                results.append(sms_pb2.SendMessageResult(error=to_status_proto(answer)))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:

@@ -20,6 +20,7 @@ from libs.bus import (
     is_retryable,
 )
 from libs.errors import InvalidArgument, NotFound, Unavailable
+from libs.faults import Outage
 from tests.helpers.bus import Collector, get_messages, ready_count
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,61 @@ async def test_failing_past_the_last_retry_lands_in_the_dlq(
         (dead,) = await get_messages(bus.config, dlq_name(f"{bus.config.prefix}.test.flaky"), 1)
     assert dead.message_id == sent.message_id
     assert [d.attempt for d in got.deliveries] == [0, 1, 2]
+
+
+async def test_an_outage_is_waited_out_in_place_and_spends_no_retry(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    """Longer than every retry delay together: with the budget, it would be dead-lettered."""
+    spec = QueueSpec("test.outage", events=("test.thing.*",), retry_delays_s=(0.05, 0.05))
+    declared.append(spec)
+    back_at = time.monotonic() + 1.0
+    got = Collector(
+        fail=lambda d: ConnectionRefusedError("db down") if time.monotonic() < back_at else None
+    )
+    async with Consumer(bus, spec, got):
+        sent = event()
+        await bus.publisher.publish(sent)
+        await asyncio.sleep(back_at + 0.5 - time.monotonic())  # back, and handled once more
+        deliveries = await got.wait_for(3)
+    assert {d.message_id for d in deliveries} == {sent.message_id}
+    assert {d.attempt for d in deliveries} == {0}  # called again in place, not re-published
+    assert not any(d.redelivered for d in deliveries)
+    queue = f"{bus.config.prefix}.test.outage"
+    assert await ready_count(bus.config, dlq_name(queue)) == 0
+    assert await ready_count(bus.config, queue) == 0
+
+
+async def test_a_batch_waits_out_the_outages_it_reports_and_acks_the_rest(
+    bus: Bus, declared: list[QueueSpec]
+) -> None:
+    spec = QueueSpec("test.batch.outage", events=("test.thing.*",), retry_delays_s=(0.05,))
+    declared.append(spec)
+    sent = [event() for _ in range(6)]
+    handled: list[list[str]] = []
+    rounds = 0
+
+    async def handler(batch: list[Delivery]) -> dict[Delivery, Exception]:
+        nonlocal rounds
+        rounds += 1
+        handled.append([d.message_id for d in batch])
+        # The carrier is away for the first three rounds; half the batch needs it.
+        if rounds <= 3:
+            return {d: Outage("not bound") for d in batch if d.message_id in away}
+        return {}
+
+    away = {m.message_id for m in sent[:3]}
+    async with BatchConsumer(bus, spec, handler, max_batch=6, max_wait_s=0.1):
+        await bus.publisher.publish_many(sent)
+        for _ in range(200):
+            if rounds >= 4:
+                break
+            await asyncio.sleep(0.02)
+    assert sorted(handled[0]) == sorted(m.message_id for m in sent)
+    assert all(set(h) == away for h in handled[1:])  # only the waiting ones again
+    queue = f"{bus.config.prefix}.test.batch.outage"
+    assert await ready_count(bus.config, dlq_name(queue)) == 0
+    assert await ready_count(bus.config, queue) == 0
 
 
 async def test_batch_settles_each_message(bus: Bus, declared: list[QueueSpec]) -> None:

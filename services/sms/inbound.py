@@ -27,7 +27,8 @@ from prometheus_client import Counter
 
 from libs.addresses import InvalidNumber, normalize_phone
 from libs.api.sms.v1 import sms_pb2
-from libs.bus import OutboxWriter
+from libs.bus import OutboxWriter, Written
+from libs.faults import Waiting, outlast
 from libs.ids import new_id
 from libs.smpp.encoding import (
     Concatenation,
@@ -92,6 +93,7 @@ class Inbound:
         self._pool = pool
         self._outbox = outbox
         self._owners = owners
+        self._waiting = Waiting("sms worker: storing inbound SMS")
 
     async def receive(self, pdu: DeliverSm) -> None:
         """Store the part ``pdu`` carries; returning lets the SMSC have its deliver_sm_resp."""
@@ -102,12 +104,19 @@ class Inbound:
             log.warning("inbound message dropped: %s", exc)
             return
         now = datetime.now(UTC)
+        # The SMSC waits for its deliver_sm_resp while the database or the
+        # numbers service is away, and gets it once the message is stored.
+        written = await outlast(lambda: self._store(part, now), self._waiting)
+        if written is not None:
+            self._outbox.committed(written)
+
+    async def _store(self, part: Received, now: datetime) -> Written | None:
         async with self._pool.acquire() as conn:
             owner = (await self._owners.of(conn, [part.recipient])).get(part.recipient)
             if owner is None:
                 UNOWNED.inc()
                 log.warning("inbound message to %s, which no tenant owns, dropped", part.recipient)
-                return
+                return None
             async with conn.transaction():
                 text: str | None = part.text
                 concat = part.concatenation
@@ -126,7 +135,7 @@ class Inbound:
                         REASSEMBLY_WINDOW_S,
                     )
                 if text is None:
-                    return  # parts still missing, or a part had before
+                    return None  # parts still missing, or a part had before
                 counted = count_segments(text)
                 message = repository.NewMessage(
                     id=new_id("msg"),
@@ -144,4 +153,4 @@ class Inbound:
                 await repository.insert_messages(conn, [message])
                 event = events.received_event(message.as_row(), callback_url=owner.sms_url)
                 written = await self._outbox.add(conn, [event])
-        self._outbox.committed(written)
+        return written

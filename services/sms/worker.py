@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 from opentelemetry import propagate, trace
@@ -41,10 +41,10 @@ from libs.addresses import (
 from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
-from libs.bus import Delivery, OutboxWriter
+from libs.bus import Delivery, OutboxWriter, Written
 from libs.db import TableGrowth
 from libs.errors import Unavailable
-from libs.faults import is_input_fault
+from libs.faults import Waiting, is_input_fault, outlast
 from libs.ratelimit import Pacer
 from libs.smpp.encoding import (
     encode_segments,
@@ -137,6 +137,8 @@ class SmsWorker:
             split_on=is_input_fault,
         )
         self._growth = TableGrowth(pool)
+        self._recording = Waiting("sms worker: recording")
+        self._submitting = Waiting("sms worker: submitting over SMPP")
 
     async def close(self) -> None:
         await self._receipts.close()
@@ -233,7 +235,9 @@ class SmsWorker:
             kind=SpanKind.CLIENT,
             attributes={"network.protocol.name": "smpp", "smpp.destination": pdu.destination_addr},
         ):
-            return await self._smpp.submit(pdu)
+            # A bind that is down (the SMSC restarting) is waited for, holding
+            # the claim, rather than handing the command back to be retried.
+            return await outlast(lambda: self._smpp.submit(pdu), self._submitting)
 
     def _pdus(self, command: events_pb2.SubmitMessage) -> list[SubmitSm]:
         sender = normalize_sender(command.sender)
@@ -277,26 +281,33 @@ class SmsWorker:
             return
         # Sorted, so that concurrent batches lock segment rows in one order.
         segments.sort(key=lambda s: s.carrier_id)
-        for attempt in range(1, _RECORD_ATTEMPTS + 1):
-            # Failing here after the SMSC took the segments would resubmit them
-            # (duplicates), so a transient database error is retried first.
-            try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    # Final statuses of early receipts come after 'sent', in order.
-                    due = await repository.record_segments(conn, segments)
-                    applied = await repository.apply_transitions(conn, [*transitions, *due])
-                    written = await self._outbox.add(
-                        conn, [events.status_event(r, t) for r, t in applied]
-                    )
-                break
-            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, OSError):
-                if attempt == _RECORD_ATTEMPTS:
-                    raise
-                log.warning("recording submissions failed (attempt %d); retrying", attempt)
-                await asyncio.sleep(0.05 * attempt)
+
+        async def record() -> tuple[Written, int]:
+            for attempt in range(1, _RECORD_ATTEMPTS + 1):
+                try:
+                    async with self._pool.acquire() as conn, conn.transaction():
+                        # Final statuses of early receipts come after 'sent', in order.
+                        due = await repository.record_segments(conn, segments)
+                        applied = await repository.apply_transitions(conn, [*transitions, *due])
+                        written = await self._outbox.add(
+                            conn, [events.status_event(r, t) for r, t in applied]
+                        )
+                    return written, len(applied)
+                except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                    if attempt == _RECORD_ATTEMPTS:
+                        raise
+                    log.warning("recording submissions failed (attempt %d); retrying", attempt)
+                    await asyncio.sleep(0.05 * attempt)
+            raise AssertionError("unreachable")
+
+        # The SMSC has taken these segments: their carrier ids are kept here, and
+        # recorded once the database is back however long it is away, since
+        # losing them would resubmit the segments (duplicates) and orphan their
+        # receipts.
+        written, applied = await outlast(record, self._recording)
         self._outbox.committed(written)
         self._growth.added("message_segments", len(segments))
-        self._growth.added("message_transitions", len(applied))
+        self._growth.added("message_transitions", applied)
 
     # -- receipts and inbound messages ------------------------------------
 
@@ -326,10 +337,17 @@ class SmsWorker:
 
     async def _flush_receipts(self, reports: Sequence[repository.SegmentReport]) -> list[None]:
         ordered = sorted(reports, key=lambda r: r.carrier_id)
-        async with self._pool.acquire() as conn, conn.transaction():
-            transitions, early = await repository.apply_segment_reports(conn, ordered)
-            applied = await repository.apply_transitions(conn, transitions)
-            written = await self._outbox.add(conn, [events.status_event(r, t) for r, t in applied])
+
+        async def record() -> tuple[Written, list[Any], int]:
+            async with self._pool.acquire() as conn, conn.transaction():
+                transitions, early = await repository.apply_segment_reports(conn, ordered)
+                applied = await repository.apply_transitions(conn, transitions)
+                events_ = [events.status_event(r, t) for r, t in applied]
+                return await self._outbox.add(conn, events_), applied, early
+
+        # The SMSC waits for its deliver_sm_resp while the database is away; it
+        # gets it once the receipts are recorded.
+        written, applied, early = await outlast(record, self._recording)
         if early:
             log.info("kept %d receipts that arrived before their submit was recorded", early)
         self._outbox.committed(written)

@@ -38,6 +38,7 @@ from libs.batching import MicroBatcher
 from libs.bus.message import Delivery
 from libs.db import TableGrowth
 from libs.events import envelope
+from libs.faults import Waiting, outlast
 from libs.ids import derived_id, new_id
 from services.webhooks import endpoints, signing_secrets, store
 from services.webhooks.config import WebhookConfig
@@ -143,6 +144,7 @@ class Dispatcher:
             self._record_first, max_size=500, max_delay_s=FIRST_RECORD_DELAY_S
         )
         self._records = MicroBatcher(self._record, max_size=500, max_delay_s=0.005)
+        self._saving = Waiting("webhooks: recording attempts")
         self._lease_s = self.config.timeout_s + LEASE_MARGIN_S
         self._room.set()
 
@@ -250,7 +252,11 @@ class Dispatcher:
 
     async def _save(self, rec: AttemptRecord) -> None:
         try:
-            await self._records.submit(rec)
+            # A webhook sent is recorded once the database is back: sending it
+            # again would be a duplicate the receiver has to drop.
+            await outlast(
+                lambda: self._records.submit(rec), self._saving, stopping=lambda: self._stopping
+            )
         except Exception:
             # The lease runs out and the poller attempts it again: at least once, not lost.
             log.exception("could not record the attempt of webhook %s", rec.delivery_id)

@@ -65,6 +65,8 @@ async def grpc_health(port: int, service: str = "", timeout_s: float = 1.0) -> i
 class PlatformConfig:
     database: str = "omnigate"
     pg_admin_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # Where the services reach PostgreSQL (a fault test puts a proxy there).
+    pg_port: int = 5432
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     bus_prefix: str = "omnigate"
     edge_port: int = 8080
@@ -136,7 +138,7 @@ class PlatformConfig:
 
     @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{self.database}"
 
     @property
     def edge_url(self) -> str:
@@ -339,6 +341,8 @@ class Platform:
                 "OMNIGATE_DB_DSN": self.config.dsn,
                 "OMNIGATE_WEBHOOKS_CLIENT_TARGET": self.config.webhooks_target,
                 "OMNIGATE_NUMBERS_CLIENT_TARGET": self.config.numbers_target,
+                "OMNIGATE_BUS_URL": self.config.amqp_url,
+                "OMNIGATE_BUS_PREFIX": self.config.bus_prefix,
                 "PATH": os.environ.get("PATH", ""),
             },
             capture_output=True,

@@ -16,6 +16,10 @@ key reaches the running edges at once.
     omnigate-admin assign-number ten_... +447700900150   (or a sender ID: ACME)
     omnigate-admin list-numbers ten_...
     omnigate-admin release-number ten_... num_...
+    omnigate-admin dead-letters sms.submit [--limit 20]   (any queue: webhooks.events, ...)
+    omnigate-admin replay-dead-letters sms.submit --id MESSAGE_ID ... | --all
+
+Dead letters are read from the broker (OMNIGATE_BUS_URL, OMNIGATE_BUS_PREFIX).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import orjson
 from libs import runtime
 from libs.api.numbers.v1 import numbers_pb2, numbers_pb2_grpc
 from libs.api.webhooks.v1 import webhooks_pb2_grpc
+from libs.bus import deadletters
 from libs.db import create_pool, migrate
-from libs.errors import OmnigateError
+from libs.errors import InvalidArgument, OmnigateError
 from libs.grpc.client import open_channel
 from libs.grpc.errors import from_rpc_error
 from services.edge import scopes, tenants
@@ -143,6 +148,18 @@ async def _release_number(conn: asyncpg.Connection, args: argparse.Namespace) ->
     return await _numbers(conn, args.tenant_id, release)
 
 
+async def _dead_letters(conn: asyncpg.Connection | None, args: argparse.Namespace) -> Any:
+    letters = await deadletters.dead_letters(runtime.bus(), args.queue, args.limit)
+    return [d.as_json() for d in letters]
+
+
+async def _replay_dead_letters(conn: asyncpg.Connection | None, args: argparse.Namespace) -> Any:
+    if not args.all and not args.id:
+        raise InvalidArgument("name the dead letters to replay with --id, or replay --all")
+    chosen = None if args.all else args.id
+    return [d.as_json() for d in await deadletters.replay(runtime.bus(), args.queue, chosen)]
+
+
 Command = Callable[[asyncpg.Connection, argparse.Namespace], Awaitable[Any]]
 
 
@@ -152,9 +169,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, run: Command, help_: str) -> argparse.ArgumentParser:
+    def add(name: str, run: Command, help_: str, db: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_)
-        p.set_defaults(run=run)
+        p.set_defaults(run=run, needs_db=db)
         p.add_argument("--json", action="store_true", help="print JSON only")
         return p
 
@@ -187,10 +204,24 @@ def _parser() -> argparse.ArgumentParser:
     p = add("release-number", _release_number, "take a number back from a tenant")
     p.add_argument("tenant_id")
     p.add_argument("number_id")
+    p = add("dead-letters", _dead_letters, "list a queue's dead letters, oldest first", db=False)
+    p.add_argument("queue", help="the logical queue: sms.submit, sms.numbers, webhooks.events")
+    p.add_argument("--limit", type=int, help="at most this many (they move to the back)")
+    p = add(
+        "replay-dead-letters",
+        _replay_dead_letters,
+        "send dead letters back to their queue as first attempts",
+        db=False,
+    )
+    p.add_argument("queue")
+    p.add_argument("--id", action="append", help="a dead letter's message_id (repeatable)")
+    p.add_argument("--all", action="store_true", help="every dead letter of the queue")
     return parser
 
 
 async def _run(args: argparse.Namespace) -> Any:
+    if not args.needs_db:
+        return await args.run(None, args)
     db = runtime.database(SCHEMA)
     pool = await create_pool(db)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -10,6 +11,8 @@ import asyncpg
 import pytest
 
 from deploy.local.platform import Platform
+from libs.bus import Bus, BusConfig
+from libs.events import envelope
 from libs.ids import new_id
 from tests.e2e.conftest import TenantCredentials, auth, create_tenant
 
@@ -193,3 +196,34 @@ async def test_a_number_the_sms_copy_never_heard_of_is_asked_of_the_numbers_serv
         await conn.close()
     status, sent = await _send(http, tenant, "+447700900907")
     assert status == 201, sent
+
+
+async def test_an_operator_lists_and_replays_a_poison_number_event(platform: Platform) -> None:
+    """A number.* event the sms service cannot read is dead-lettered with its error."""
+    config = platform.config
+    poison = envelope.event(
+        "numbers", "number.updated", tenant_id="ten_x", subject="num_x", sequence=1,
+        time=datetime.now(UTC), data=b"not json",
+    )  # fmt: skip
+    bus = await Bus.connect(BusConfig(url=config.amqp_url, prefix=config.bus_prefix), name="t")
+    async with bus:
+        await bus.publisher.publish(poison)
+    for _ in range(100):
+        letters = await platform.admin("dead-letters", "sms.numbers")
+        if letters:
+            break
+        await asyncio.sleep(0.1)
+    (letter,) = letters
+    assert letter["message_id"] == poison.message_id
+    assert letter["routing_key"] == "numbers.number.updated"
+    assert "JSONDecodeError" in letter["error"]
+    replayed = await platform.admin("replay-dead-letters", "sms.numbers", "--all")
+    assert [r["message_id"] for r in replayed] == [poison.message_id]
+    for _ in range(100):  # still poison: back in the dead-letter queue, tried once more
+        letters = await platform.admin("dead-letters", "sms.numbers")
+        if letters and letters[0]["attempts"] == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert [d["message_id"] for d in letters] == [poison.message_id]
+    with pytest.raises(RuntimeError, match="--id"):
+        await platform.admin("replay-dead-letters", "sms.numbers")

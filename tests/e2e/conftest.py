@@ -27,8 +27,6 @@ class TenantCredentials:
     number: str = ""
 
 
-
-
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("platform")

@@ -78,6 +78,8 @@ class PlatformConfig:
     webhooks_grpc_port: int = 50053
     numbers_grpc_port: int = 50054
     smsc_port: int = 2775
+    # Where the workers reach the SMSC, if not at smsc_port (a fault test's proxy).
+    smpp_port: int = 0
     smsc_control_port: int = 8775
     receipt_delay_s: float = 1.0
     sms_workers: int = 1
@@ -227,7 +229,7 @@ class Platform:
             health = c.sms_worker_health_port if i == 0 else free_port()
             env = self._common_env("sms-worker") | {
                 "OMNIGATE_SMPP_HOST": "127.0.0.1",
-                "OMNIGATE_SMPP_PORT": str(c.smsc_port),
+                "OMNIGATE_SMPP_PORT": str(c.smpp_port or c.smsc_port),
                 "OMNIGATE_SMPP_SYSTEM_ID": "omnigate",
                 "OMNIGATE_SMPP_PASSWORD": "secret",
                 "OMNIGATE_METRICS_PORT": str(free_port()),

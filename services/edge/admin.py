@@ -180,7 +180,14 @@ async def create_key(request: web.Request) -> web.Response:
 async def list_keys(request: web.Request) -> web.Response:
     async with request.app[POOL_KEY].acquire() as conn:
         keys = await tenants.list_keys(conn, request.match_info["tenant_id"])
-    return _json({"object": "list", "data": [key_json(k) for k in keys], "next_page_token": None})
+    return _json(
+        {
+            "object": "list",
+            "data": [key_json(k) for k in keys],
+            "next_page_token": None,
+            "next_page_url": None,
+        }
+    )
 
 
 async def revoke_key(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.edge.numbers import openapi as numbers_openapi
-from services.edge.openapi import PAGE_PARAMETERS, RESPONSES, SCHEMAS, ref
+from services.edge.openapi import HEADERS, PAGE_PARAMETERS, RESPONSES, SCHEMAS, list_of, ref
 from services.edge.scopes import PRESETS, SCOPES
 from services.edge.tenants import MAX_BURST, MAX_RATE
 
@@ -37,19 +37,6 @@ def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
         "description": description,
         "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
         "content": {"application/json": {"schema": schema}},
-    }
-
-
-def _list_of(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["object", "data", "next_page_token"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": ref(item)},
-            "next_page_token": {"type": ["string", "null"]},
-            "next_page_url": {"type": ["string", "null"]},
-        },
     }
 
 
@@ -162,8 +149,8 @@ ADMIN_SCHEMAS: dict[str, Any] = {
             "number": {"type": "string", "description": "E.164, or an alphanumeric sender ID"}
         },
     },
-    "TenantList": _list_of("Tenant"),
-    "ApiKeyList": _list_of("ApiKey"),
+    "TenantList": list_of("Tenant"),
+    "ApiKeyList": list_of("ApiKey"),
 }
 
 _TENANT = "/admin/v1/tenants/{tenant_id}"
@@ -307,13 +294,7 @@ def admin_document() -> dict[str, Any]:
                 "NumberList": numbers_openapi.SCHEMAS["NumberList"],
                 **ADMIN_SCHEMAS,
             },
-            "responses": RESPONSES
-            | {
-                "Unauthenticated": RESPONSES["Unauthenticated"]
-                | {"description": "No or a wrong operator token."}
-            },
-            "headers": {
-                "X-Request-Id": {"description": "The request's id.", "schema": {"type": "string"}}
-            },
+            "responses": RESPONSES | {"Unauthenticated": _UNAUTHENTICATED},
+            "headers": {"X-Request-Id": HEADERS["X-Request-Id"]},
         },
     }

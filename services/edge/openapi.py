@@ -27,6 +27,20 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+def list_of(item: str) -> dict[str, Any]:
+    """The schema of a page of ``item`` (``pagination.list_body`` and ``rendered_list``)."""
+    return {
+        "type": "object",
+        "required": ["object", "data", "next_page_token", "next_page_url"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": ref(item)},
+            "next_page_token": _NULLABLE_STRING,
+            "next_page_url": _NULLABLE_STRING,
+        },
+    }
+
+
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
@@ -139,16 +153,7 @@ SCHEMAS: dict[str, Any] = {
             "status_history": {"type": "array", "items": ref("StatusTransition")},
         },
     },
-    "MessageList": {
-        "type": "object",
-        "required": ["object", "data", "next_page_token", "next_page_url"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": ref("Message")},
-            "next_page_token": _NULLABLE_STRING,
-            "next_page_url": _NULLABLE_STRING,
-        },
-    },
+    "MessageList": list_of("Message"),
     "SendMessage": {
         "type": "object",
         "additionalProperties": False,

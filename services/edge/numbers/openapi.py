@@ -9,6 +9,7 @@ from services.edge.openapi import (
     COMMON_ERRORS,
     PAGE_PARAMETERS,
     json_response,
+    list_of,
     ref,
 )
 
@@ -55,16 +56,7 @@ SCHEMAS: dict[str, Any] = {
             "status_callback": _URL,
         },
     },
-    "NumberList": {
-        "type": "object",
-        "required": ["object", "data", "next_page_token", "next_page_url"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": ref("Number")},
-            "next_page_token": {"type": ["string", "null"]},
-            "next_page_url": {"type": ["string", "null"]},
-        },
-    },
+    "NumberList": list_of("Number"),
 }
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}

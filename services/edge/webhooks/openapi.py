@@ -10,6 +10,7 @@ from services.edge.openapi import (
     COMMON_ERRORS,
     PAGE_PARAMETERS,
     json_response,
+    list_of,
     ref,
 )
 
@@ -22,19 +23,6 @@ _TIME = {"type": ["string", "null"], "format": "date-time"}
 # Every type a service's proto declares, and the wildcards of them.
 _EVENT_TYPE = {"enum": sorted(catalog.event_types() | catalog.wildcards())}
 _NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
-
-
-def _list_of(item: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["object", "data", "next_page_token", "next_page_url"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": ref(item)},
-            "next_page_token": {"type": ["string", "null"]},
-            "next_page_url": {"type": ["string", "null"]},
-        },
-    }
 
 
 def _id(name: str) -> dict[str, Any]:
@@ -121,9 +109,9 @@ SCHEMAS: dict[str, Any] = {
             "duration_ms": {"type": ["integer", "number", "null"]},
         },
     },
-    "WebhookEndpointList": _list_of("WebhookEndpoint"),
-    "WebhookDeliveryList": _list_of("WebhookDelivery"),
-    "WebhookAttemptList": _list_of("WebhookAttempt"),
+    "WebhookEndpointList": list_of("WebhookEndpoint"),
+    "WebhookDeliveryList": list_of("WebhookDelivery"),
+    "WebhookAttemptList": list_of("WebhookAttempt"),
 }
 
 

@@ -504,16 +504,6 @@ async def _apply_one_each(
     return [(found[t.message_id], t) for t in transitions if t.message_id in found]
 
 
-async def tenant_of_number(conn: asyncpg.Connection, number: str) -> str | None:
-    """Who owns ``number`` in the copy of the numbers service's assignments."""
-    value: str | None = await conn.fetchval(
-        "SELECT tenant_id FROM numbers WHERE address = $1 AND NOT released"
-        " ORDER BY assigned_at DESC LIMIT 1",
-        number,
-    )
-    return value
-
-
 @dataclass(frozen=True, slots=True)
 class InboundPart:
     """One part of a concatenated inbound SMS, keyed as TS 23.040 keys it."""

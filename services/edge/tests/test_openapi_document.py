@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from aiohttp import web
+
 from libs.db import DatabaseConfig
 from libs.grpc.config import GrpcClientConfig
 from services.edge.admin_openapi import admin_document
@@ -12,16 +14,20 @@ from services.edge.config import EdgeSettings, HttpConfig
 from services.edge.ratelimit import RateLimitConfig
 
 
-def _public_routes() -> set[tuple[str, str]]:
+def _app(admin_token: str = "") -> web.Application:
     settings = EdgeSettings(
-        http=HttpConfig(),
+        http=HttpConfig(admin_token=admin_token),
         db=DatabaseConfig(schema="edge"),
         sms=GrpcClientConfig(),
         ratelimit=RateLimitConfig(),
         webhooks=GrpcClientConfig(),
         numbers=GrpcClientConfig(),
     )
-    app = create_app(settings)
+    return create_app(settings)
+
+
+def _public_routes() -> set[tuple[str, str]]:
+    app = _app()
     routes = set()
     for route in app.router.routes():
         path = route.resource.canonical if route.resource is not None else ""
@@ -49,15 +55,7 @@ def test_every_reference_resolves() -> None:
 
 
 def test_every_operator_route_is_documented_and_nothing_else() -> None:
-    settings = EdgeSettings(
-        http=HttpConfig(admin_token="opr_test"),
-        db=DatabaseConfig(schema="edge"),
-        sms=GrpcClientConfig(),
-        ratelimit=RateLimitConfig(),
-        webhooks=GrpcClientConfig(),
-        numbers=GrpcClientConfig(),
-    )
-    app = create_app(settings)
+    app = _app(admin_token="opr_test")
     served = {
         (route.method, route.resource.canonical)
         for route in app.router.routes()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import asyncpg
 import orjson
@@ -11,31 +11,19 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from libs.api.events.v1 import events_pb2
 from libs.api.numbers.v1 import numbers_pb2 as pb
-from libs.bus import OutgoingMessage, Written, add_to_outbox
 from libs.errors import AlreadyExists, InvalidArgument, NotFound
 from services.numbers.schema import MIGRATIONS
 from services.numbers.servicer import NumbersServicer
 from tests.helpers.infra import schema_pool
+from tests.helpers.outbox import TableOutbox
 
 pytestmark = pytest.mark.integration
-
-
-class _Outbox:
-    """Writes to the real outbox table; what the relay would publish is read from there."""
-
-    owner = "test"
-
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> Written:
-        return await add_to_outbox(conn, messages, owner=self.owner)
-
-    def committed(self, written: Written) -> None:
-        pass
 
 
 @pytest.fixture
 async def numbers(database_dsn: str) -> AsyncIterator[tuple[NumbersServicer, asyncpg.Pool]]:
     async with schema_pool(database_dsn, "numbers", MIGRATIONS) as pool:
-        yield NumbersServicer(pool, _Outbox()), pool
+        yield NumbersServicer(pool, TableOutbox()), pool
 
 
 async def _events(pool: asyncpg.Pool) -> list[events_pb2.Event]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -12,7 +12,6 @@ import pytest
 
 from libs.api.numbers.v1 import numbers_pb2
 from libs.api.sms.v1 import sms_pb2
-from libs.bus import OutgoingMessage, Written, add_to_outbox
 from libs.grpc.errors import from_status_proto
 from libs.ids import new_id
 from services.sms import owners
@@ -21,22 +20,11 @@ from services.sms import status as st
 from services.sms.schema import MIGRATIONS
 from services.sms.servicer import SmsServicer
 from tests.helpers.infra import schema_pool
+from tests.helpers.outbox import TableOutbox
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 12, 4, tzinfo=UTC)
-
-
-class _Outbox:
-    """Writes to the real outbox table; publishing is not what these tests are about."""
-
-    owner = "test"
-
-    async def add(self, conn: asyncpg.Connection, messages: Sequence[OutgoingMessage]) -> Written:
-        return await add_to_outbox(conn, messages, owner=self.owner)
-
-    def committed(self, written: Written) -> None:
-        pass
 
 
 class _NoNumbersService:
@@ -58,7 +46,7 @@ async def servicer(database_dsn: str) -> AsyncIterator[tuple[SmsServicer, asyncp
                 ],
             )
         copy = owners.Owners(pool, database_dsn, _NoNumbersService())  # type: ignore[arg-type]
-        servicer = SmsServicer(pool, _Outbox(), copy)
+        servicer = SmsServicer(pool, TableOutbox(), copy)
         yield servicer, pool
         await servicer.close()
 

@@ -147,3 +147,29 @@ async def _unowned(platform: Platform) -> float:
             if line.startswith("omnigate_sms_inbound_unowned_total "):
                 return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def test_a_reply_also_reaches_the_endpoints_subscribed_to_it(
+    platform: Platform,
+    http: aiohttp.ClientSession,
+    replying: tuple[TenantCredentials, WebhookReceiver],
+) -> None:
+    tenant, at_sms_url = replying
+    body = {"url": "", "event_types": ["message.received"]}
+    endpoint_hooks = WebhookReceiver()
+    body["url"] = (await endpoint_hooks.start()).replace("/status", "/endpoint")
+    try:
+        async with http.post("/v1/webhook_endpoints", json=body, headers=auth(tenant)) as r:
+            assert r.status == 201, await r.text()
+            endpoint_hooks.secret = (await r.json())["secret"]
+        await _mo(platform, tenant.number, "Also to my endpoint")
+        await endpoint_hooks.wait_for(lambda r: r.received, timeout_s=20)
+        await at_sms_url.wait_for(lambda r: r.received, timeout_s=20)
+    finally:
+        await endpoint_hooks.stop()
+    (hook,) = endpoint_hooks.received
+    assert hook.verified  # with the endpoint's own secret
+    assert hook.payload["type"] == "message.received"
+    assert hook.payload["data"]["body"] == "Also to my endpoint"
+    (direct,) = at_sms_url.received
+    assert direct.payload["data"]["id"] == hook.payload["data"]["id"]

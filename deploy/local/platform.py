@@ -89,7 +89,7 @@ class PlatformConfig:
     edge_ports: tuple[int, ...] = ()
     webhook_retry_delays_s: str = ""
     # Let webhooks go to 127.0.0.0/8 (the SSRF guard refuses it otherwise): for
-    # tests and benchmarks, whose receivers run on this machine.
+    # make run, tests and benchmarks, whose receivers run on this machine.
     allow_loopback_webhooks: bool = False
     traces_file: str = ""
     # Bearer token of the operator API (/admin/v1); a fresh random one by default.
@@ -477,6 +477,9 @@ def main() -> None:
                 edge_port=args.edge_port,
                 receipt_delay_s=args.receipt_delay,
                 own_process_groups=True,
+                # A developer receives webhooks on this machine; a deployment
+                # refuses private addresses (deploy/kubernetes leaves it off).
+                allow_loopback_webhooks=True,
             )
         )
     )

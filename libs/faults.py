@@ -47,6 +47,10 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    # What asyncpg raises on a connection that broke in the middle of an
+    # operation ("cannot switch to state 12; another operation is in
+    # progress"), seen when PostgreSQL restarts under load.
+    asyncpg.InternalClientError,
     # 57xxx: admin or crash shutdown, cannot connect now (starting up), canceled.
     asyncpg.OperatorInterventionError,
     asyncpg.TooManyConnectionsError,
@@ -103,8 +107,9 @@ def unexpected(exc: BaseException) -> Unavailable | Internal:
     return Internal("internal error")
 
 
-class GaveUp(Exception):
-    """``outlast`` stopped waiting because its caller is stopping; ``__cause__`` says why."""
+class GaveUp(Outage):
+    """``outlast`` stopped waiting because its caller is stopping; ``__cause__`` says why.
+    Still an outage: whoever catches it leaves the work to be done again, not failed."""
 
 
 class Waiting:

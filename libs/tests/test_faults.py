@@ -18,6 +18,9 @@ from libs.smpp.errors import SmppConnectionError
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         asyncpg.CannotConnectNowError("the database system is starting up"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
         redis.exceptions.ConnectionError("Error 111 connecting"),
         SmppConnectionError("not bound"),
         Outage("the numbers service is unavailable"),

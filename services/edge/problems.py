@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -87,6 +88,34 @@ def problem_for(exc: errors.OmnigateError) -> web.Response:
     return response
 
 
+class _OutageLog:
+    """One line a second about requests refused while a dependency is away, not one each:
+    under load an outage refuses hundreds a second."""
+
+    def __init__(self, every_s: float = 1.0) -> None:
+        self._every_s = every_s
+        self._last = -every_s
+        self._quiet = 0
+
+    def log(self, request: web.Request, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every_s:
+            self._quiet += 1
+            return
+        log.warning(
+            "a dependency is unavailable on %s %s: %s: %s (and %d more requests since the last)",
+            request.method,
+            request.path,
+            type(exc).__name__,
+            exc,
+            self._quiet,
+        )
+        self._last, self._quiet = now, 0
+
+
+_outages = _OutageLog()
+
+
 @web.middleware
 async def problem_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -112,13 +141,7 @@ async def problem_middleware(
         )
     except Exception as exc:
         if is_outage(exc):
-            log.warning(
-                "a dependency is unavailable on %s %s: %s: %s",
-                request.method,
-                request.path,
-                type(exc).__name__,
-                exc,
-            )
+            _outages.log(request, exc)
             return problem_for(errors.Unavailable("a service behind the API is unavailable; retry"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "internal", "Internal error", "an unexpected error occurred")

@@ -176,6 +176,9 @@ class Dispatcher:
             await self._listener.remove_listener(store.DUE_CHANNEL, self._on_notify)
             await self.pool.release(self._listener)
 
+    def _stopped(self) -> bool:
+        return self._stopping
+
     # -- events from the bus -------------------------------------------------
 
     async def handle(self, delivery: Delivery) -> None:
@@ -191,7 +194,12 @@ class Dispatcher:
                 recorded = await store.recorded(conn, [d.id for d in new])
             new = [d for d in new if d.id not in recorded]
         attempted = await gather(*(self._first_attempt(d, hooks) for d in new))
-        await gather(*(self._firsts.submit(a) for a in attempted if a is not None))
+        # Sent: recorded once the database is back, however long it is away. Failing
+        # the handler instead would have it run again and send them all a second time.
+        await gather(*(self._record_sent(a) for a in attempted if a is not None))
+
+    async def _record_sent(self, attempted: tuple[NewDelivery, AttemptRecord]) -> None:
+        await outlast(lambda: self._firsts.submit(attempted), self._saving, stopping=self._stopped)
 
     async def _first_attempt(
         self, new: NewDelivery, hooks: _TenantHooks
@@ -254,9 +262,7 @@ class Dispatcher:
         try:
             # A webhook sent is recorded once the database is back: sending it
             # again would be a duplicate the receiver has to drop.
-            await outlast(
-                lambda: self._records.submit(rec), self._saving, stopping=lambda: self._stopping
-            )
+            await outlast(lambda: self._records.submit(rec), self._saving, stopping=self._stopped)
         except Exception:
             # The lease runs out and the poller attempts it again: at least once, not lost.
             log.exception("could not record the attempt of webhook %s", rec.delivery_id)

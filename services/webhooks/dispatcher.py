@@ -145,6 +145,8 @@ class Dispatcher:
         )
         self._records = MicroBatcher(self._record, max_size=500, max_delay_s=0.005)
         self._saving = Waiting("webhooks: recording attempts")
+        # Deliveries whose first attempt is being made and recorded, by this process.
+        self._sending: set[str] = set()
         self._lease_s = self.config.timeout_s + LEASE_MARGIN_S
         self._room.set()
 
@@ -187,16 +189,23 @@ class Dispatcher:
         if event is None:
             return  # not a tenant-visible fact
         hooks = await self.cache.get(event.tenant_id)
-        new = _destinations(event, hooks)
+        # Another copy of this event (published again after a broker outage) is
+        # being sent here right now: that one records them.
+        new = [d for d in _destinations(event, hooks) if d.id not in self._sending]
         if new and delivery.maybe_seen:
             # An earlier run may have recorded some: those are settled or the poller's.
             async with self.pool.acquire() as conn:
                 recorded = await store.recorded(conn, [d.id for d in new])
             new = [d for d in new if d.id not in recorded]
-        attempted = await gather(*(self._first_attempt(d, hooks) for d in new))
-        # Sent: recorded once the database is back, however long it is away. Failing
-        # the handler instead would have it run again and send them all a second time.
-        await gather(*(self._record_sent(a) for a in attempted if a is not None))
+        ids = [d.id for d in new]
+        self._sending.update(ids)
+        try:
+            attempted = await gather(*(self._first_attempt(d, hooks) for d in new))
+            # Sent: recorded once the database is back, however long it is away. Failing
+            # the handler instead would have it run again and send them all a second time.
+            await gather(*(self._record_sent(a) for a in attempted if a is not None))
+        finally:
+            self._sending.difference_update(ids)
 
     async def _record_sent(self, attempted: tuple[NewDelivery, AttemptRecord]) -> None:
         await outlast(lambda: self._firsts.submit(attempted), self._saving, stopping=self._stopped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,3 +101,46 @@ def test_no_module_of_the_service_reads_a_channels_contract() -> None:
         text = path.read_text()
         for channel in channels:
             assert f"libs.api.{channel}" not in text, f"{path.name} imports {channel}'s API"
+
+
+async def test_two_copies_of_an_event_handled_at_once_send_its_webhook_once(
+    pool: asyncpg.Pool,
+) -> None:
+    """After a broker outage the relay publishes unconfirmed events again: the original
+    and the copy (marked republished) can be handled at the same moment."""
+    async with pool.acquire() as conn:
+        secret = await signing_secrets.ensure(conn, "ten_1")
+    receiver = WebhookReceiver(secret=secret)
+    await receiver.start()
+    event = Event(
+        id=new_id("evt"), source="/omnigate/sms", spec_version="1.0", type="message.sent",
+        subject="msg_1", time=to_proto(AT), data_content_type="application/json",
+        data=b'{"id":"msg_1","status":"sent"}', tenant_id="ten_1", sequence=2, channel="sms",
+        callback_url=receiver.url_holding(),
+    )  # fmt: skip
+
+    def copy(republished: bool) -> Delivery:
+        return Delivery(
+            event.SerializeToString(), ENVELOPE, event.id, "ten_1", {}, False,
+            "sms.message.sent", EVENTS, 0, None, republished=republished,
+        )  # fmt: skip
+
+    config = WebhookConfig(allowed_private_networks=("127.0.0.0/8",))
+    allowed = parse_networks(config.allowed_private_networks)
+    try:
+        async with HttpClient(resolve=guarded_resolver(allowed)) as client:
+            dispatcher = Dispatcher(pool, WebhookSender(client, 5.0, allowed), config)
+            await dispatcher.start()
+            try:
+                # The receiver holds the first POST, so the first copy is still being sent
+                # when the second is handled.
+                first = asyncio.ensure_future(dispatcher.handle(copy(False)))
+                await receiver.wait_for(lambda r: r.received, timeout_s=10)
+                await dispatcher.handle(copy(True))
+                receiver.release.set()
+                await first
+            finally:
+                await dispatcher.stop()
+    finally:
+        await receiver.stop()
+    assert len(receiver.received) == 1

@@ -139,16 +139,6 @@ FIRST_WAIT_S = 0.2
 LONGEST_WAIT_S = 2.0
 
 
-def backoff(wait: float, longest_wait_s: float = LONGEST_WAIT_S) -> float:
-    """The wait after ``wait``: doubled, capped."""
-    return min(wait * 2, longest_wait_s)
-
-
-async def pause(wait: float) -> None:
-    """Sleep about ``wait`` (jittered ±20 %, so that many waiters do not knock at once)."""
-    await asyncio.sleep(wait * random.uniform(0.8, 1.2))
-
-
 async def outlast(
     attempt: Callable[[], Awaitable[T]],
     waiting: Waiting,
@@ -176,8 +166,9 @@ async def outlast(
                     waiting.began(exc)
                 if stopping():
                     raise GaveUp(waiting.what) from exc
-                await pause(wait)
-                wait = backoff(wait)
+                # Jittered, so that many waiters do not knock at once.
+                await asyncio.sleep(wait * random.uniform(0.8, 1.2))
+                wait = min(wait * 2, LONGEST_WAIT_S)
     finally:
         if waited:
             waiting.ended()

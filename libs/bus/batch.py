@@ -35,12 +35,11 @@ from libs.bus.connection import Bus
 from libs.bus.consumer import BaseConsumer, to_delivery
 from libs.bus.message import Delivery
 from libs.bus.topology import QueueSpec
-from libs.faults import FIRST_WAIT_S, backoff, is_outage, is_retryable, pause
+from libs.faults import GaveUp, is_outage, is_retryable, outlast
 
 log = logging.getLogger("omnigate.bus")
 
-# What a delivery that did not fail "fails" with, and one left to the broker.
-_OK = Exception("handled")
+# What a delivery left to the broker "fails" with: it is not settled.
 _LEFT = Exception("left to the broker: the consumer stopped while waiting out an outage")
 
 BatchHandler = Callable[[Sequence[Delivery]], Awaitable[Mapping[Delivery, Exception] | None]]
@@ -135,24 +134,22 @@ class BatchConsumer(BaseConsumer):
         """The deliveries that failed, each with its error; ``_LEFT`` for those still
         waiting out an outage when the consumer stops (the broker redelivers them)."""
         failed: dict[Delivery, Exception] = {}
-        pending, wait, waited = list(deliveries), FIRST_WAIT_S, False
+        pending = list(deliveries)
+
+        async def handle_pending() -> None:
+            # Those that met an outage are handled again, alone, until none does.
+            nonlocal pending
+            outcomes = await self._split_outcomes(pending)
+            failed.update({d: e for d, e in outcomes.items() if not is_outage(e)})
+            pending = [d for d in pending if d in outcomes and is_outage(outcomes[d])]
+            if pending:
+                raise outcomes[pending[0]]
+
         try:
-            while True:
-                outcomes = await self._split_outcomes(pending)
-                pending = [d for d in pending if is_outage(outcomes.get(d, _OK))]
-                failed |= {d: e for d, e in outcomes.items() if not is_outage(e)}
-                if not pending:
-                    return failed
-                if not waited:
-                    waited = True
-                    self._waiting.began(outcomes[pending[0]])
-                if self._stopping:
-                    return failed | dict.fromkeys(pending, _LEFT)
-                await pause(wait)
-                wait = backoff(wait)
-        finally:
-            if waited:
-                self._waiting.ended()
+            await outlast(handle_pending, self._waiting, stopping=lambda: self._stopping)
+        except GaveUp:
+            failed |= dict.fromkeys(pending, _LEFT)
+        return failed
 
     async def _split_outcomes(self, deliveries: Sequence[Delivery]) -> dict[Delivery, Exception]:
         """The deliveries that failed in one handling, each with its error.

@@ -137,10 +137,6 @@ class BaseConsumer(ABC):
         # Handlers waiting out an outage, logged once for all of them.
         self._waiting = Waiting(f"{self.queue}: handler")
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
     async def start(self) -> None:
         """Declare the queue and its retry/dead-letter queues and start consuming."""
         self._stopping = False

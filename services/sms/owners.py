@@ -13,7 +13,6 @@ itself before anyone is refused, and the answer is kept.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +27,6 @@ from libs.db.invalidation import Remembered, notify
 from libs.events import envelope
 from libs.faults import Outage, is_outage
 from libs.grpc.errors import from_rpc_error
-
-log = logging.getLogger("omnigate.sms.owners")
 
 # The numbers service's events, consumed by the sms service into its copy.
 QUEUE_SPEC = QueueSpec("sms.numbers", events=("numbers.number.*",))
@@ -58,23 +55,20 @@ class Owned:
 async def apply(conn: asyncpg.Connection, changes: Sequence[Owned]) -> None:
     """Keep ``changes``; one older than what is kept changes nothing."""
     async with conn.transaction():
-        await _upsert(conn, changes)
+        await conn.executemany(
+            """INSERT INTO numbers
+                   (id, tenant_id, address, sms_url, sequence, assigned_at, released)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (id) DO UPDATE
+                  SET sms_url = EXCLUDED.sms_url, sequence = EXCLUDED.sequence,
+                      released = EXCLUDED.released
+                WHERE numbers.sequence < EXCLUDED.sequence""",
+            [
+                (o.id, o.tenant_id, o.address, o.sms_url, o.sequence, o.assigned_at, o.released)
+                for o in changes
+            ],
+        )
         await notify(conn, CHANGED_CHANNEL)
-
-
-async def _upsert(conn: asyncpg.Connection, changes: Sequence[Owned]) -> None:
-    await conn.executemany(
-        """INSERT INTO numbers (id, tenant_id, address, sms_url, sequence, assigned_at, released)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (id) DO UPDATE
-              SET sms_url = EXCLUDED.sms_url, sequence = EXCLUDED.sequence,
-                  released = EXCLUDED.released
-            WHERE numbers.sequence < EXCLUDED.sequence""",
-        [
-            (o.id, o.tenant_id, o.address, o.sms_url, o.sequence, o.assigned_at, o.released)
-            for o in changes
-        ],
-    )
 
 
 async def kept(conn: asyncpg.Connection, addresses: Iterable[str]) -> dict[str, Owned]:

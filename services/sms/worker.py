@@ -26,18 +26,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncpg
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind
 
-from libs.addresses import (
-    InvalidNumber,
-    destination_address,
-    normalize_sender,
-)
+from libs.addresses import InvalidNumber, destination_address, normalize_sender
 from libs.aio import gather_outcomes
 from libs.api.sms.v1 import events_pb2
 from libs.batching import MicroBatcher
@@ -46,9 +42,7 @@ from libs.db import TableGrowth
 from libs.errors import Unavailable
 from libs.faults import Waiting, is_input_fault, outlast
 from libs.ratelimit import Pacer
-from libs.smpp.encoding import (
-    encode_segments,
-)
+from libs.smpp.encoding import encode_segments
 from libs.smpp.errors import SmppError
 from libs.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
 from libs.smpp.receipt import (
@@ -283,7 +277,9 @@ class SmsWorker:
         segments.sort(key=lambda s: s.carrier_id)
 
         async def record() -> tuple[Written, int]:
-            for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            attempt = 0
+            while True:
+                attempt += 1
                 try:
                     async with self._pool.acquire() as conn, conn.transaction():
                         # Final statuses of early receipts come after 'sent', in order.
@@ -298,7 +294,6 @@ class SmsWorker:
                         raise
                     log.warning("recording submissions failed (attempt %d); retrying", attempt)
                     await asyncio.sleep(0.05 * attempt)
-            raise AssertionError("unreachable")
 
         # The SMSC has taken these segments: their carrier ids are kept here, and
         # recorded once the database is back however long it is away, since
@@ -338,12 +333,12 @@ class SmsWorker:
     async def _flush_receipts(self, reports: Sequence[repository.SegmentReport]) -> list[None]:
         ordered = sorted(reports, key=lambda r: r.carrier_id)
 
-        async def record() -> tuple[Written, list[Any], int]:
+        async def record() -> tuple[Written, int, int]:
             async with self._pool.acquire() as conn, conn.transaction():
                 transitions, early = await repository.apply_segment_reports(conn, ordered)
                 applied = await repository.apply_transitions(conn, transitions)
                 events_ = [events.status_event(r, t) for r, t in applied]
-                return await self._outbox.add(conn, events_), applied, early
+                return await self._outbox.add(conn, events_), len(applied), early
 
         # The SMSC waits for its deliver_sm_resp while the database is away; it
         # gets it once the receipts are recorded.
@@ -351,5 +346,5 @@ class SmsWorker:
         if early:
             log.info("kept %d receipts that arrived before their submit was recorded", early)
         self._outbox.committed(written)
-        self._growth.added("message_transitions", len(applied))
+        self._growth.added("message_transitions", applied)
         return [None] * len(reports)

@@ -27,7 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -105,12 +106,14 @@ async def _revoke_key(conn: asyncpg.Connection, args: argparse.Namespace) -> Any
     return key_json(await tenants.revoke_key(conn, args.tenant_id, args.key_id))
 
 
+@asynccontextmanager
 async def _numbers(
-    conn: asyncpg.Connection, tenant_id: str, call: Callable[[NumbersStub, str], Awaitable[Any]]
-) -> Any:
+    conn: asyncpg.Connection, tenant_id: str
+) -> AsyncIterator[tuple[NumbersStub, str]]:
+    """The numbers service, and the id of the tenant (which must exist) to ask it about."""
     tenant = await tenants.get_tenant(conn, tenant_id)
     async with open_channel(runtime.numbers_client()) as channel:
-        return await call(numbers_pb2_grpc.NumbersServiceStub(channel), tenant.id)
+        yield numbers_pb2_grpc.NumbersServiceStub(channel), tenant.id
 
 
 def _public(number: numbers_pb2.Number) -> Any:
@@ -118,16 +121,14 @@ def _public(number: numbers_pb2.Number) -> Any:
 
 
 async def _assign_number(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    async def assign(stub: NumbersStub, tenant_id: str) -> Any:
+    async with _numbers(conn, args.tenant_id) as (stub, tenant_id):
         request = numbers_pb2.AssignNumberRequest(tenant_id=tenant_id, address=args.number)
         return _public(await stub.AssignNumber(request))
 
-    return await _numbers(conn, args.tenant_id, assign)
-
 
 async def _list_numbers(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    async def list_all(stub: NumbersStub, tenant_id: str) -> Any:
-        found, token = [], ""
+    found, token = [], ""
+    async with _numbers(conn, args.tenant_id) as (stub, tenant_id):
         while True:
             page = await stub.ListNumbers(
                 numbers_pb2.ListNumbersRequest(tenant_id=tenant_id, page_token=token)
@@ -137,15 +138,11 @@ async def _list_numbers(conn: asyncpg.Connection, args: argparse.Namespace) -> A
             if not token:
                 return found
 
-    return await _numbers(conn, args.tenant_id, list_all)
-
 
 async def _release_number(conn: asyncpg.Connection, args: argparse.Namespace) -> Any:
-    async def release(stub: NumbersStub, tenant_id: str) -> Any:
+    async with _numbers(conn, args.tenant_id) as (stub, tenant_id):
         request = numbers_pb2.NumberRequest(tenant_id=tenant_id, id=args.number_id)
         return _public(await stub.ReleaseNumber(request))
-
-    return await _numbers(conn, args.tenant_id, release)
 
 
 async def _dead_letters(conn: asyncpg.Connection | None, args: argparse.Namespace) -> Any:

@@ -14,7 +14,8 @@ between requeue and dead-letter) whether trying again may help.
      ├── Unauthenticated
      ├── PermissionDenied
      ├── ResourceExhausted      rate or quota exceeded (retryable)
-     ├── Unavailable            a dependency is down (retryable)
+     ├── Unavailable            try again later (retryable)
+     │    └── Outage            a dependency is away: wait for it (libs.faults)
      ├── DeadlineExceeded       ran out of time (retryable)
      └── Internal               a bug; never retried automatically
 """
@@ -80,6 +81,11 @@ class ResourceExhausted(OmnigateError):
 
 class Unavailable(OmnigateError):
     retryable = True
+
+
+class Outage(Unavailable):
+    """A dependency is away (the carrier's bind is down, a peer service unreachable):
+    wait for it, then try again, spending no retry (``libs.faults.outlast``)."""
 
 
 class DeadlineExceeded(OmnigateError):

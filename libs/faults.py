@@ -27,16 +27,12 @@ import asyncpg
 import grpc
 import redis.exceptions
 
-from libs.errors import Internal, Unavailable
+from libs.errors import Internal, Outage, Unavailable
 from libs.smpp.errors import SmppConnectionError
 
 log = logging.getLogger("omnigate.faults")
 
 T = TypeVar("T")
-
-
-class Outage(Unavailable):
-    """A dependency is away (the carrier's bind is down, say): wait for it, then try again."""
 
 
 # A dependency away: connecting fails, a connection dropped, the server is

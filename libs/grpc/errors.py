@@ -26,11 +26,14 @@ CODES: dict[type[errors.OmnigateError], grpc.StatusCode] = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+    # Its own reason in ErrorInfo, so a service relaying an outage relays one.
+    errors.Outage: grpc.StatusCode.UNAVAILABLE,
     errors.DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Internal: grpc.StatusCode.INTERNAL,
 }
 _BY_NAME = {cls.__name__: cls for cls in CODES}
-_BY_CODE = {code: cls for cls, code in CODES.items()}
+# A bare UNAVAILABLE reads as the domain's Unavailable, unless nothing answered at all.
+_BY_CODE = {code: cls for cls, code in CODES.items() if cls is not errors.Outage}
 
 
 def to_status_proto(exc: errors.OmnigateError) -> status_pb2.Status:
@@ -87,13 +90,14 @@ def _from_parts(
     cls: type[errors.OmnigateError] = _BY_CODE.get(code, errors.Internal)
     violations: list[errors.FieldViolation] = []
     retry_after: float | None = None
+    said = False  # whether an Omnigate service said what the error is
     if status is not None:
         for d in status.details:
             if d.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
                 info = error_details_pb2.ErrorInfo()
                 d.Unpack(info)
                 if info.domain == DOMAIN and info.reason in _BY_NAME:
-                    cls = _BY_NAME[info.reason]
+                    cls, said = _BY_NAME[info.reason], True
             elif d.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
                 d.Unpack(bad)
@@ -108,4 +112,7 @@ def _from_parts(
         return errors.InvalidArgument(detail, tuple(violations))
     if cls is errors.ResourceExhausted:
         return errors.ResourceExhausted(detail, retry_after)
+    if cls is errors.Unavailable and not said:
+        # No service answered: the channel could not reach one. An outage.
+        return errors.Outage(detail)
     return cls(detail)

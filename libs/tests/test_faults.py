@@ -5,8 +5,8 @@ import asyncpg
 import pytest
 import redis.exceptions
 
-from libs.errors import InvalidArgument, Unavailable
-from libs.faults import GaveUp, Outage, Waiting, is_input_fault, is_outage, is_retryable, outlast
+from libs.errors import InvalidArgument, Outage, Unavailable
+from libs.faults import GaveUp, Waiting, is_input_fault, is_outage, is_retryable, outlast
 from libs.smpp.errors import SmppConnectionError
 
 

@@ -25,7 +25,6 @@ from libs.api.numbers.v1 import numbers_pb2, numbers_pb2_grpc
 from libs.bus import Delivery, QueueSpec
 from libs.db.invalidation import Remembered, notify
 from libs.events import envelope
-from libs.faults import Outage, is_outage
 from libs.grpc.errors import from_rpc_error
 
 # The numbers service's events, consumed by the sms service into its copy.
@@ -139,10 +138,8 @@ class Owners:
                     numbers_pb2.ResolveNumbersRequest(addresses=sorted(missing))
                 )
             except grpc.aio.AioRpcError as exc:
-                if is_outage(exc):
-                    # The caller's batch fails as an outage (a 503, or waited out
-                    # by the worker), not as refused.
-                    raise Outage("the numbers service is unavailable") from exc
+                # The numbers service away is an Outage: the caller's batch fails
+                # as one (a 503, or waited out by the worker), not as refused.
                 raise from_rpc_error(exc) from exc
             fresh = [_from_proto(n) for n in answer.numbers]
             if fresh:

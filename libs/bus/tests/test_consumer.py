@@ -19,8 +19,7 @@ from libs.bus import (
     dlq_name,
     is_retryable,
 )
-from libs.errors import InvalidArgument, NotFound, Unavailable
-from libs.faults import Outage
+from libs.errors import InvalidArgument, NotFound, Outage, Unavailable
 from tests.helpers.bus import Collector, get_messages, ready_count
 
 pytestmark = pytest.mark.integration

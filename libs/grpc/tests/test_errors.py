@@ -13,6 +13,7 @@ from libs.grpc.client import open_channel
 from libs.grpc.config import GrpcClientConfig, GrpcServerConfig
 from libs.grpc.errors import CODES, from_rpc_error
 from libs.grpc.server import RunningServer, start_server
+from tests.helpers.infra import free_port
 
 
 def _all_domain_errors() -> list[type[errors.OmnigateError]]:
@@ -108,3 +109,16 @@ def test_domain_error_round_trips_through_a_per_item_status(
         assert back.violations == (errors.FieldViolation("to", "bad"),)
     if isinstance(back, errors.ResourceExhausted):
         assert back.retry_after_s == 2.5
+
+
+async def test_a_service_that_cannot_be_reached_is_an_outage() -> None:
+    """UNAVAILABLE that no service said (nothing answered) is an Outage, to be waited out;
+    one a service answered stays the domain's Unavailable (the round trip above)."""
+    channel = open_channel(GrpcClientConfig(target=f"127.0.0.1:{free_port()}", timeout_s=2))
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sms_pb2_grpc.SmsServiceStub(channel).GetMessage(sms_pb2.GetMessageRequest())
+    finally:
+        await channel.close()
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert isinstance(from_rpc_error(caught.value), errors.Outage)

@@ -94,6 +94,17 @@ async def test_a_reply_reaches_the_numbers_sms_url_signed_and_is_listed(
         assert data["id"] not in {m["id"] for m in (await r.json())["data"]}
     async with http.get("/v1/messages?direction=sideways", headers=auth(tenant)) as r:
         assert r.status == 422
+    # A page of one: the next page's URL keeps the filter.
+    await _mo(platform, tenant.number, "And a second one")
+    await receiver.wait_for(lambda r: len(r.received) == 2, timeout_s=20)
+    async with http.get("/v1/messages?direction=inbound&page_size=1", headers=auth(tenant)) as r:
+        first = await r.json()
+    assert first["next_page_url"].endswith("&direction=inbound")
+    async with http.get(first["next_page_url"], headers=auth(tenant)) as r:
+        rest = await r.json()
+    assert [m["id"] for m in first["data"] + rest["data"]] == [
+        m.payload["data"]["id"] for m in reversed(receiver.received)
+    ]
 
 
 @pytest.mark.parametrize(
